@@ -1,0 +1,83 @@
+import express, { type Express } from 'express';
+import type { Logger } from 'pino';
+import { OpenAuthorizer, type Authorizer } from './auth/authorizer.js';
+import type { Config } from './config/schema.js';
+import { errorHandler } from './http/errors.js';
+import { registryRouter } from './http/registry-router.js';
+import { requestLog } from './http/request-log.js';
+import { createLogger } from './log.js';
+import { FsMetadataIndex } from './metadata/fs-metadata-index.js';
+import type { MetadataIndex } from './metadata/metadata-index.js';
+import { systemClock, type Clock } from './oci/types.js';
+import { HostedResolver } from './registry/hosted-resolver.js';
+import type { HostedContext } from './registry/hosted-repository.js';
+import { ManifestCache } from './registry/manifest-cache.js';
+import type { RepositoryResolver } from './registry/repository.js';
+import { FsBlobStore } from './storage/fs-blob-store.js';
+import { FsUploadStore } from './storage/fs-upload-store.js';
+import { Layout } from './storage/layout.js';
+
+export interface RegistryOverrides {
+  logger?: Logger;
+  clock?: Clock;
+  authorizer?: Authorizer;
+}
+
+export interface Registry {
+  app: Express;
+  metricsApp?: Express;
+  config: Config;
+  logger: Logger;
+  /** Stops timers and closes connections to shared caches; the HTTP server is the caller's. */
+  close(): Promise<void>;
+}
+
+/** Builds the whole registry from a config; does not listen, so tests can start it on port 0. */
+export async function createRegistry(config: Config, overrides: RegistryOverrides = {}): Promise<Registry> {
+  const logger = overrides.logger ?? createLogger(config.log.level);
+  const clock = overrides.clock ?? systemClock;
+  const layout = new Layout(config.storage.dataDir);
+  const blobs = new FsBlobStore(layout);
+  await blobs.init();
+  const uploads = new FsUploadStore(layout, blobs, clock);
+  await uploads.init();
+  const index: MetadataIndex = new FsMetadataIndex(layout);
+  const hosted: HostedContext = {
+    blobs,
+    uploads,
+    index,
+    cache: new ManifestCache(config.cache.manifestCacheEntries),
+    clock,
+    deleteEnabled: config.storage.deleteEnabled,
+  };
+  const resolver: RepositoryResolver = new HostedResolver(hosted, index);
+  const authorizer = overrides.authorizer ?? new OpenAuthorizer();
+
+  const expiryMs = config.storage.uploadExpirySeconds * 1000;
+  await uploads.purgeStale(expiryMs);
+  const purgeTimer = setInterval(() => void uploads.purgeStale(expiryMs).catch(() => undefined), Math.min(expiryMs, 3600_000));
+  purgeTimer.unref();
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('trust proxy', false);
+  app.use(requestLog(logger));
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.use(registryRouter({ resolver, authorizer, maxManifestBytes: config.storage.maxManifestBytes, publicUrl: config.server.publicUrl }));
+  app.use((_req, res) => {
+    res.status(404).json({ errors: [{ code: 'UNSUPPORTED', message: 'not found' }] });
+  });
+  app.use(errorHandler(logger));
+
+  return {
+    app,
+    config,
+    logger,
+    async close() {
+      clearInterval(purgeTimer);
+    },
+  };
+}

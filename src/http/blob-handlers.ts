@@ -1,0 +1,69 @@
+import { pipeline } from 'node:stream/promises';
+import { parseDigest } from '../oci/digest.js';
+import { OciError } from '../oci/errors.js';
+import { parseRangeHeader } from './ranges.js';
+import { namespaceHint, type RouteContext } from './registry-router.js';
+
+function repository(ctx: RouteContext) {
+  return ctx.deps.resolver.resolve(ctx.match.name, namespaceHint(ctx.req));
+}
+
+function digestParam(ctx: RouteContext) {
+  try {
+    return parseDigest(ctx.match.ref);
+  } catch {
+    throw new OciError('DIGEST_INVALID', 'invalid digest in path');
+  }
+}
+
+function commonHeaders(ctx: RouteContext, digest: string): void {
+  ctx.res.setHeader('Docker-Content-Digest', digest);
+  ctx.res.setHeader('Accept-Ranges', 'bytes');
+  ctx.res.setHeader('ETag', `"${digest}"`);
+  ctx.res.setHeader('Cache-Control', 'max-age=31536000');
+  ctx.res.setHeader('Content-Type', 'application/octet-stream');
+}
+
+export const blobHandlers = {
+  GET: {
+    action: 'pull' as const,
+    async handle(ctx: RouteContext) {
+      const digest = digestParam(ctx);
+      const blob = await repository(ctx).getBlob(digest);
+      const range = parseRangeHeader(ctx.req.headers.range, blob.size);
+      const stream = await blob.open(range);
+      commonHeaders(ctx, digest);
+      if (range) {
+        ctx.res.status(206);
+        ctx.res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${blob.size}`);
+        ctx.res.setHeader('Content-Length', range.end - range.start + 1);
+      } else {
+        ctx.res.status(200);
+        ctx.res.setHeader('Content-Length', blob.size);
+      }
+      try {
+        await pipeline(stream, ctx.res);
+      } catch {
+        // The client hung up or the source failed mid-body: the connection is already closed.
+        ctx.res.destroy();
+      }
+    },
+  },
+  HEAD: {
+    action: 'pull' as const,
+    async handle(ctx: RouteContext) {
+      const digest = digestParam(ctx);
+      const { size } = await repository(ctx).statBlob(digest);
+      commonHeaders(ctx, digest);
+      ctx.res.status(200).setHeader('Content-Length', size);
+      ctx.res.end();
+    },
+  },
+  DELETE: {
+    action: 'delete' as const,
+    async handle(ctx: RouteContext) {
+      await repository(ctx).deleteBlob(digestParam(ctx));
+      ctx.res.status(202).setHeader('Content-Length', 0).end();
+    },
+  },
+};

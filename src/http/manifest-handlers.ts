@@ -1,0 +1,51 @@
+import { parseAccept } from '../oci/media-types.js';
+import { readSmallBody } from './body.js';
+import { namespaceHint, type RouteContext } from './registry-router.js';
+
+function repository(ctx: RouteContext) {
+  return ctx.deps.resolver.resolve(ctx.match.name, namespaceHint(ctx.req));
+}
+
+function manifestHeaders(ctx: RouteContext, d: { mediaType: string; digest: string; size: number }): void {
+  ctx.res.setHeader('Content-Type', d.mediaType);
+  ctx.res.setHeader('Docker-Content-Digest', d.digest);
+  ctx.res.setHeader('Content-Length', d.size);
+  ctx.res.setHeader('ETag', `"${d.digest}"`);
+}
+
+export const manifestHandlers = {
+  GET: {
+    action: 'pull' as const,
+    async handle(ctx: RouteContext) {
+      const { descriptor, body } = await repository(ctx).getManifest(ctx.match.ref, parseAccept(ctx.req.headers.accept));
+      manifestHeaders(ctx, { ...descriptor, size: body.length });
+      ctx.res.status(200).end(body);
+    },
+  },
+  HEAD: {
+    action: 'pull' as const,
+    async handle(ctx: RouteContext) {
+      const descriptor = await repository(ctx).headManifest(ctx.match.ref, parseAccept(ctx.req.headers.accept));
+      manifestHeaders(ctx, descriptor);
+      ctx.res.status(200).end();
+    },
+  },
+  PUT: {
+    action: 'push' as const,
+    async handle(ctx: RouteContext) {
+      const body = await readSmallBody(ctx.req, ctx.deps.maxManifestBytes);
+      const { descriptor, subject } = await repository(ctx).putManifest(ctx.match.ref, ctx.req.headers['content-type'], body);
+      ctx.res.setHeader('Location', `/v2/${ctx.match.name}/manifests/${descriptor.digest}`);
+      ctx.res.setHeader('Docker-Content-Digest', descriptor.digest);
+      if (subject) ctx.res.setHeader('OCI-Subject', subject);
+      ctx.res.status(201).setHeader('Content-Length', 0).end();
+    },
+  },
+  DELETE: {
+    action: 'delete' as const,
+    async handle(ctx: RouteContext) {
+      await repository(ctx).deleteManifest(ctx.match.ref);
+      ctx.res.status(202).setHeader('Content-Length', 0).end();
+    },
+  },
+};

@@ -1,0 +1,36 @@
+import { randomUUID } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import type { Logger } from 'pino';
+
+/** One JSON line per request: id, method, route pattern, status, bytes, duration. Never the Authorization header. */
+export function requestLog(log: Logger): RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    const id = (req.headers['x-request-id'] as string | undefined)?.slice(0, 64) || randomUUID();
+    res.locals.reqId = id;
+    res.setHeader('X-Request-Id', id);
+    // Socket counters, not a 'data' listener: listening would start the body flowing before handlers pipe it.
+    const readAtStart = req.socket.bytesRead;
+    const writtenAtStart = req.socket.bytesWritten;
+    res.on('close', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      log.info(
+        {
+          reqId: id,
+          method: req.method,
+          route: res.locals.route ?? 'unmatched',
+          status: res.statusCode,
+          bytesIn: req.socket.bytesRead - readAtStart,
+          bytesOut: req.socket.bytesWritten - writtenAtStart,
+          ms: Math.round(ms * 10) / 10,
+          subject: res.locals.subject ?? undefined,
+          error: res.locals.errorCode,
+          aborted: !res.writableFinished || undefined,
+          remote: req.socket.remoteAddress,
+        },
+        'request',
+      );
+    });
+    next();
+  };
+}

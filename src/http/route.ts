@@ -1,0 +1,40 @@
+import { OciError } from '../oci/errors.js';
+import { parseName } from '../oci/names.js';
+
+export type RouteKind = 'base' | 'catalog' | 'manifest' | 'uploadStart' | 'upload' | 'blob' | 'tags' | 'referrers';
+
+/** A matched registry route. `pattern` is the label used in logs and metrics (never the name). */
+export interface RouteMatch {
+  kind: RouteKind;
+  pattern: string;
+  name?: string;
+  /** Tag, digest or upload id, still unvalidated. */
+  ref?: string;
+}
+
+const ROUTES: ReadonlyArray<{ kind: RouteKind; pattern: string; re: RegExp }> = [
+  { kind: 'manifest', pattern: '/v2/:name/manifests/:reference', re: /^\/v2\/(.+)\/manifests\/([^/]+)$/ },
+  { kind: 'uploadStart', pattern: '/v2/:name/blobs/uploads/', re: /^\/v2\/(.+)\/blobs\/uploads\/?$/ },
+  { kind: 'upload', pattern: '/v2/:name/blobs/uploads/:uuid', re: /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/ },
+  { kind: 'blob', pattern: '/v2/:name/blobs/:digest', re: /^\/v2\/(.+)\/blobs\/([^/]+)$/ },
+  { kind: 'tags', pattern: '/v2/:name/tags/list', re: /^\/v2\/(.+)\/tags\/list$/ },
+  { kind: 'referrers', pattern: '/v2/:name/referrers/:digest', re: /^\/v2\/(.+)\/referrers\/([^/]+)$/ },
+];
+
+/** Matches a /v2 path; undefined when it is no registry route. Invalid names throw NAME_INVALID. */
+export function matchRoute(rawPath: string): RouteMatch | undefined {
+  if (rawPath === '/v2' || rawPath === '/v2/') return { kind: 'base', pattern: '/v2/' };
+  if (rawPath === '/v2/_catalog') return { kind: 'catalog', pattern: '/v2/_catalog' };
+  if (!rawPath.startsWith('/v2/')) return undefined;
+  let path: string;
+  try {
+    path = decodeURIComponent(rawPath);
+  } catch {
+    throw new OciError('NAME_INVALID', 'malformed path encoding');
+  }
+  for (const route of ROUTES) {
+    const m = route.re.exec(path);
+    if (m) return { kind: route.kind, pattern: route.pattern, name: parseName(m[1]!), ref: m[2] };
+  }
+  return undefined;
+}

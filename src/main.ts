@@ -1,0 +1,47 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import { createRegistry } from './app.js';
+import { ConfigError, loadConfig } from './config/load.js';
+
+/** The only module that touches process.*: argv/env → config → registry → listen; drains on SIGTERM. */
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } }, allowPositionals: false });
+  const file = values.config ?? process.env.REGISTRY_CONFIG;
+  const config = await loadConfig({ file, env: process.env });
+  const registry = await createRegistry(config);
+  const { logger } = registry;
+
+  const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, registry.app);
+  server.listen(config.server.port, config.server.host, () => {
+    const { port, address } = server.address() as AddressInfo;
+    logger.info({ port, address, dataDir: config.storage.dataDir }, `registry listening on ${address}:${port}`);
+  });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    const force = setTimeout(() => {
+      logger.warn('grace period over: closing remaining connections');
+      server.closeAllConnections();
+    }, config.server.shutdownTimeoutSeconds * 1000);
+    force.unref();
+    server.close(() => {
+      void registry.close().finally(() => {
+        logger.info('stopped');
+        process.exit(0);
+      });
+    });
+    server.closeIdleConnections();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) console.error(err.message);
+  else console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,55 @@
+import { Counter, Gauge, Histogram, type Registry as PromRegistry } from 'prom-client';
+
+/**
+ * Every metric the registry exports, created on one prom-client Registry (built in app.ts, so two
+ * registries can live in one process). Labels are bounded: route patterns, never repository names.
+ */
+export function createMetrics(registry: PromRegistry) {
+  const registers = [registry];
+  return {
+    // HTTP
+    httpRequests: new Counter({ name: 'registry_http_requests_total', help: 'HTTP requests by method, route pattern and status', labelNames: ['method', 'route', 'status'] as const, registers }),
+    httpDuration: new Histogram({
+      name: 'registry_http_request_duration_seconds',
+      help: 'HTTP request duration by method and route pattern',
+      labelNames: ['method', 'route'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    httpReceivedBytes: new Counter({ name: 'registry_http_received_bytes_total', help: 'Request bytes received, by route pattern', labelNames: ['route'] as const, registers }),
+    httpSentBytes: new Counter({ name: 'registry_http_sent_bytes_total', help: 'Response bytes sent, by route pattern', labelNames: ['route'] as const, registers }),
+    httpInFlight: new Gauge({ name: 'registry_http_requests_in_flight', help: 'HTTP requests being served', registers }),
+
+    // Pull-through cache
+    cacheHits: new Counter({ name: 'registry_cache_hits_total', help: 'Mirror requests served from the cache', labelNames: ['kind', 'upstream'] as const, registers }),
+    cacheMisses: new Counter({ name: 'registry_cache_misses_total', help: 'Mirror requests that needed the upstream', labelNames: ['kind', 'upstream'] as const, registers }),
+    cacheStaleServed: new Counter({ name: 'registry_cache_stale_served_total', help: 'Cached tags served because the upstream failed', labelNames: ['kind', 'upstream'] as const, registers }),
+    cacheEvictions: new Counter({ name: 'registry_cache_evictions_total', help: 'Cached blobs evicted', labelNames: ['upstream'] as const, registers }),
+
+    // Upstream
+    upstreamRequests: new Counter({ name: 'registry_upstream_requests_total', help: 'Requests sent to upstreams, by status (or "error")', labelNames: ['upstream', 'status'] as const, registers }),
+    upstreamDuration: new Histogram({
+      name: 'registry_upstream_fetch_duration_seconds',
+      help: 'Upstream fetch duration by kind (manifest, blob, tags, token)',
+      labelNames: ['upstream', 'kind'] as const,
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120],
+      registers,
+    }),
+    upstreamBytes: new Counter({ name: 'registry_upstream_fetched_bytes_total', help: 'Bytes fetched from upstreams', labelNames: ['upstream'] as const, registers }),
+    upstreamTokenFetches: new Counter({ name: 'registry_upstream_token_fetches_total', help: 'Tokens fetched from upstream token services', labelNames: ['upstream', 'result'] as const, registers }),
+    upstreamDigestMismatches: new Counter({ name: 'registry_upstream_digest_mismatches_total', help: 'Upstream content whose digest did not match (nothing cached)', labelNames: ['upstream'] as const, registers }),
+    upstreamFetchFailures: new Counter({ name: 'registry_upstream_fetch_failures_total', help: 'Upstream blob fetches that failed mid-way (nothing cached)', labelNames: ['upstream', 'reason'] as const, registers }),
+    upstreamRateLimited: new Counter({ name: 'registry_upstream_rate_limited_total', help: 'Upstream answers of 429 Too Many Requests', labelNames: ['upstream'] as const, registers }),
+    upstreamRateLimitRemaining: new Gauge({ name: 'registry_upstream_ratelimit_remaining', help: "Last seen upstream ratelimit-remaining (Docker Hub's pull allowance)", labelNames: ['upstream'] as const, registers }),
+
+    // Store
+    uploadsInProgress: new Gauge({ name: 'registry_uploads_in_progress', help: 'Blob upload sessions open', registers }),
+    uploadFailures: new Counter({ name: 'registry_upload_failures_total', help: 'Failed blob uploads by reason (error code)', labelNames: ['reason'] as const, registers }),
+
+    // Auth
+    authLogins: new Counter({ name: 'registry_auth_logins_total', help: 'Login attempts (token requests and Basic auth) by result', labelNames: ['result'] as const, registers }),
+    authDenials: new Counter({ name: 'registry_auth_denials_total', help: 'Requests denied by access control, by reason', labelNames: ['reason'] as const, registers }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

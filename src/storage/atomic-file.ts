@@ -1,0 +1,48 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+/** Writes a small file so that readers see the old content or the new, never a mix: temp → fsync → rename. */
+export async function writeFileAtomic(tmpDir: string, target: string, data: string | Buffer): Promise<void> {
+  const tmp = join(tmpDir, `${randomUUID()}.tmp`);
+  const handle = await open(tmp, 'w');
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await renameIntoPlace(tmp, target);
+}
+
+/** Renames, creating the parent folder on first use; removes the source on failure. */
+export async function renameIntoPlace(source: string, target: string): Promise<void> {
+  try {
+    await rename(source, target);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      await unlinkQuietly(source);
+      throw err;
+    }
+    await mkdir(dirname(target), { recursive: true });
+    try {
+      await rename(source, target);
+    } catch (again) {
+      await unlinkQuietly(source);
+      throw again;
+    }
+  }
+}
+
+export async function unlinkQuietly(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch {
+    // already gone
+  }
+}
+
+export function isNotFound(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}

@@ -1,0 +1,36 @@
+import type { Readable } from 'node:stream';
+import type { Digest } from '../oci/digest.js';
+import type { ByteRange } from '../oci/types.js';
+
+export interface BlobStat {
+  size: number;
+}
+
+/** Content-addressed blob storage. Knows nothing of repositories or HTTP. */
+export interface BlobStore {
+  stat(d: Digest): Promise<BlobStat | undefined>;
+  /** BLOB_UNKNOWN when absent. */
+  open(d: Digest, range?: ByteRange): Promise<Readable>;
+  /** Streams `body` in, verifying it hashes to `expected`; nothing becomes visible unless it does. */
+  put(body: Readable, expected: Digest, options?: { size?: number; signal?: AbortSignal }): Promise<{ digest: Digest; size: number }>;
+  /** Moves an already-written file into place after verifying it; the file is consumed either way. */
+  adopt(path: string, expected: Digest, knownDigest?: Digest): Promise<{ digest: Digest; size: number }>;
+  delete(d: Digest): Promise<void>;
+}
+
+export interface Upload {
+  id: string;
+  repo: string;
+  size: number;
+  startedAt: number;
+}
+
+/** Resumable uploads (chunked PATCH sessions), finished into a BlobStore. */
+export interface UploadStore {
+  start(repo: string): Promise<Upload>;
+  get(id: string): Promise<Upload | undefined>;
+  /** Appends at `at` (when given it must equal the current size, else RANGE_INVALID). */
+  append(id: string, chunk: Readable, at?: number): Promise<Upload>;
+  finish(id: string, d: Digest, last?: Readable): Promise<{ digest: Digest; size: number }>;
+  cancel(id: string): Promise<void>;
+}
