@@ -1,11 +1,13 @@
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
+import { Registry as PromRegistry } from 'prom-client';
 import { OpenAuthorizer, type Authorizer } from './auth/authorizer.js';
 import type { Config } from './config/schema.js';
 import { errorHandler } from './http/errors.js';
 import { registryRouter } from './http/registry-router.js';
 import { requestLog } from './http/request-log.js';
 import { createLogger } from './log.js';
+import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { FsMetadataIndex } from './metadata/fs-metadata-index.js';
 import type { MetadataIndex } from './metadata/metadata-index.js';
 import { systemClock, type Clock } from './oci/types.js';
@@ -28,6 +30,8 @@ export interface Registry {
   metricsApp?: Express;
   config: Config;
   logger: Logger;
+  metrics: Metrics;
+  promRegistry: PromRegistry;
   /** Stops timers and closes connections to shared caches; the HTTP server is the caller's. */
   close(): Promise<void>;
 }
@@ -36,6 +40,8 @@ export interface Registry {
 export async function createRegistry(config: Config, overrides: RegistryOverrides = {}): Promise<Registry> {
   const logger = overrides.logger ?? createLogger(config.log.level);
   const clock = overrides.clock ?? systemClock;
+  const promRegistry = new PromRegistry();
+  const metrics = createMetrics(promRegistry);
   const layout = new Layout(config.storage.dataDir);
   const blobs = new FsBlobStore(layout);
   await blobs.init();
@@ -76,6 +82,8 @@ export async function createRegistry(config: Config, overrides: RegistryOverride
     app,
     config,
     logger,
+    metrics,
+    promRegistry,
     async close() {
       clearInterval(purgeTimer);
     },
