@@ -1,16 +1,20 @@
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { Registry as PromRegistry } from 'prom-client';
-import { OpenAuthorizer, type Authorizer } from './auth/authorizer.js';
+import type { Authorizer } from './auth/authorizer.js';
+import { createAuth } from './auth/setup.js';
 import type { Config } from './config/schema.js';
 import { errorHandler } from './http/errors.js';
 import { registryRouter } from './http/registry-router.js';
+import { tokenRoutes } from './http/token-routes.js';
 import { requestLog } from './http/request-log.js';
 import { createLogger } from './log.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { FsMetadataIndex } from './metadata/fs-metadata-index.js';
+import { createObservability } from './observability.js';
 import type { MetadataIndex } from './metadata/metadata-index.js';
 import { systemClock, type Clock } from './oci/types.js';
+import { createMirror } from './proxy/create-mirror.js';
 import { HostedResolver } from './registry/hosted-resolver.js';
 import type { HostedContext } from './registry/hosted-repository.js';
 import { ManifestCache } from './registry/manifest-cache.js';
@@ -22,6 +26,8 @@ import { Layout } from './storage/layout.js';
 export interface RegistryOverrides {
   logger?: Logger;
   clock?: Clock;
+  /** Where upstream credentials named by `passwordEnv`/`tokenEnv` are read; default process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
   authorizer?: Authorizer;
 }
 
@@ -56,22 +62,44 @@ export async function createRegistry(config: Config, overrides: RegistryOverride
     clock,
     deleteEnabled: config.storage.deleteEnabled,
   };
-  const resolver: RepositoryResolver = new HostedResolver(hosted, index);
-  const authorizer = overrides.authorizer ?? new OpenAuthorizer();
+  const hostedResolver = new HostedResolver(hosted, index);
+  // Pull-through cache: a decorator over the hosted resolver when upstreams are configured.
+  const mirror = createMirror({
+    upstreams: config.upstreams,
+    redisUrl: config.cache.redisUrl,
+    env: overrides.env ?? process.env,
+    hosted: hostedResolver,
+    blobs,
+    index,
+    cache: hosted.cache,
+    tmpDir: layout.tmpDir,
+    maxManifestBytes: config.storage.maxManifestBytes,
+    clock,
+    metrics,
+    logger,
+  });
+  const resolver: RepositoryResolver = mirror?.resolver ?? hostedResolver;
+  // Access control (off by default: an open registry); the token endpoint exists only when it is on.
+  const auth = await createAuth(config, { logger, clock, counters: metrics, env: overrides.env ?? process.env });
+  const authorizer = overrides.authorizer ?? auth.authorizer;
 
   const expiryMs = config.storage.uploadExpirySeconds * 1000;
   await uploads.purgeStale(expiryMs);
   const purgeTimer = setInterval(() => void uploads.purgeStale(expiryMs).catch(() => undefined), Math.min(expiryMs, 3600_000));
   purgeTimer.unref();
 
+  const observability = createObservability({ config, logger, promRegistry, metrics, layout, uploads, clock });
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('trust proxy', false);
   app.use(requestLog(logger));
+  if (observability.httpMetrics) app.use(observability.httpMetrics);
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  observability.mount(app);
+  if (auth.issuer) app.use(tokenRoutes(auth.issuer));
   app.use(registryRouter({ resolver, authorizer, maxManifestBytes: config.storage.maxManifestBytes, publicUrl: config.server.publicUrl }));
   app.use((_req, res) => {
     res.status(404).json({ errors: [{ code: 'UNSUPPORTED', message: 'not found' }] });
@@ -80,12 +108,15 @@ export async function createRegistry(config: Config, overrides: RegistryOverride
 
   return {
     app,
+    metricsApp: observability.metricsApp,
     config,
     logger,
     metrics,
     promRegistry,
     async close() {
       clearInterval(purgeTimer);
+      await mirror?.close();
+      await auth.close();
     },
   };
 }

@@ -17,6 +17,12 @@ async function main(): Promise<void> {
     const { port, address } = server.address() as AddressInfo;
     logger.info({ port, address, dataDir: config.storage.dataDir }, `registry listening on ${address}:${port}`);
   });
+  // Metrics on their own port (metrics.port > 0), so /metrics need not be exposed with the registry.
+  const metricsServer = registry.metricsApp && createServer(registry.metricsApp);
+  metricsServer?.listen(config.metrics.port, config.metrics.host ?? config.server.host, () => {
+    const { port, address } = metricsServer.address() as AddressInfo;
+    logger.info({ port, address, path: config.metrics.path }, `metrics listening on ${address}:${port}`);
+  });
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -35,6 +41,8 @@ async function main(): Promise<void> {
       });
     });
     server.closeIdleConnections();
+    metricsServer?.close();
+    metricsServer?.closeAllConnections();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -1,4 +1,93 @@
 import { z } from 'zod';
 
-// Filled in by access control (issue 4).
-export const authSchema = z.object({}).passthrough().default({});
+/**
+ * Access control (issue 4). Off by default, so the registry runs open on the embedded defaults: every
+ * caller may pull, push and delete everything, no token endpoint is mounted. With `enabled: true`,
+ * private namespaces need a credential to pull, and every push or delete needs one.
+ */
+
+const scope = z.enum(['read', 'write', 'delete']).describe('read → pull; write → pull + push; delete → pull + delete');
+const visibility = z.enum(['private', 'public']);
+/** 'acme', 'acme/' and 'acme/backend/' name the repositories under them; '*' means every repository. */
+const namespace = z
+  .string()
+  .regex(/^(\*|[a-z0-9][a-z0-9._:-]*(\/[a-z0-9][a-z0-9._-]*)*\/?)$/, "a repository path prefix like 'acme/' or '*'");
+
+const accessSchema = z
+  .object({
+    namespace: namespace.describe("Namespace the scopes apply to ('*': all)"),
+    scopes: z.array(scope).min(1),
+  })
+  .strict();
+
+const namespaceSchema = z
+  .object({
+    prefix: namespace.describe("Repository prefix, e.g. 'acme/' or 'acme/backend/'; the longest matching prefix wins"),
+    visibility: visibility.default('private').describe('public: anonymous pull; push and delete still need a credential'),
+  })
+  .strict();
+
+const BCRYPT = /^\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}$/;
+
+const userSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'letters, digits, . _ @ -'),
+    passwordHash: z.string().regex(BCRYPT, 'a bcrypt hash ($2y$…), e.g. from `htpasswd -nbB`').optional(),
+    passwordEnv: z.string().min(1).optional().describe('Environment variable holding the plain password, hashed at start'),
+    access: z.array(accessSchema).default([]),
+  })
+  .strict()
+  .refine((u) => !(u.passwordHash !== undefined && u.passwordEnv !== undefined), 'give passwordHash or passwordEnv, not both');
+
+const tokenSchema = z
+  .object({
+    name: z.string().min(1).max(100),
+    user: z.string().min(1).describe('Owner: the token can never do more than this user'),
+    secretHash: z
+      .string()
+      .regex(/^sha256:[a-f0-9]{64}$/, 'sha256:<hex of the whole token string>')
+      .optional(),
+    secretEnv: z.string().min(1).optional().describe('Environment variable holding the token string'),
+    scopes: z.array(scope).min(1),
+    namespaces: z.array(namespace).min(1),
+    expiresAt: z.coerce.date().optional(),
+  })
+  .strict()
+  .refine((t) => (t.secretHash === undefined) !== (t.secretEnv === undefined), 'give exactly one of secretHash or secretEnv');
+
+export const authSchema = z
+  .object({
+    enabled: z.boolean().default(false).describe('Off: the registry is open to everyone (the embedded default)'),
+    realm: z.string().url().optional().describe('Token endpoint URL in challenges; default <publicUrl or request base>/token'),
+    service: z.string().min(1).default('registry').describe('Token audience (aud) and the service= of challenges'),
+    issuer: z.string().min(1).default('registry').describe('iss of issued tokens'),
+    tokenTtlSeconds: z.coerce.number().int().min(10).max(86400).default(300).describe('Lifetime of issued bearer tokens'),
+    refreshTokenTtlSeconds: z.coerce.number().int().min(60).default(30 * 86400).describe('Lifetime of refresh (identity) tokens'),
+    signingKeyFile: z.string().min(1).optional().describe('PKCS#8 PEM key; default <dataDir>/auth/signing-key.pem, generated when missing'),
+    defaultVisibility: visibility.default('private').describe('Visibility of repositories under no configured namespace'),
+    namespaces: z.array(namespaceSchema).default([]),
+    mirrorVisibility: visibility
+      .default('private')
+      .describe("Visibility of mirrored content: names under an upstream's prefix (and, with a default upstream, unmatched names)"),
+    users: z.array(userSchema).default([]),
+    tokens: z.array(tokenSchema).default([]),
+    htpasswd: z
+      .object({
+        file: z.string().min(1).describe('Apache htpasswd file; bcrypt entries only (htpasswd -B)'),
+        access: z.array(accessSchema).default([{ namespace: '*', scopes: ['read', 'write', 'delete'] }]),
+      })
+      .strict()
+      .optional(),
+    rateLimit: z
+      .object({
+        windowSeconds: z.coerce.number().int().positive().default(300),
+        maxFailuresPerIp: z.coerce.number().int().positive().default(30),
+        maxFailuresPerUser: z.coerce.number().int().positive().default(10),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict()
+  .default({});
+
+export type AuthConfig = z.infer<typeof authSchema>;

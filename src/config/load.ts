@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import { ZodError } from 'zod';
+import { ZodArray, ZodDefault, ZodEffects, ZodError, ZodNullable, ZodObject, ZodOptional, ZodString, type ZodTypeAny } from 'zod';
+import { resolveMetricsTokenEnv } from './metrics-schema.js';
 import { configSchema, type Config, type ConfigInput } from './schema.js';
 
 export class ConfigError extends Error {
@@ -39,6 +40,8 @@ export async function loadConfig(options: { file?: string; env?: NodeJS.ProcessE
     }
   }
   applyEnv(raw, env);
+  const tokenProblem = resolveMetricsTokenEnv(raw, env);
+  if (tokenProblem) throw new ConfigError(`invalid configuration:\n  ${tokenProblem}`);
   return parseConfig(raw);
 }
 
@@ -62,10 +65,10 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined) continue;
     const shortcut = SHORTCUTS[name];
-    if (shortcut) setPath(raw, shortcut, parseScalar(value));
+    if (shortcut) setPath(raw, shortcut, envValue(shortcut, value));
     else if (name.startsWith(ENV_PREFIX) && name !== 'REGISTRY_CONFIG') {
       const path = name.slice(ENV_PREFIX.length).split('__').map(toCamel);
-      setPath(raw, path, parseScalar(value));
+      setPath(raw, path, envValue(path, value));
     }
   }
 }
@@ -73,6 +76,36 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
 function toCamel(segment: string): string {
   if (/^\d+$/.test(segment)) return segment;
   return segment.toLowerCase().replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+}
+
+/**
+ * A string setting takes the variable verbatim: read as YAML, DATA_DIR=2024 would become a number
+ * and DATA_DIR='/srv/a: b' a map, and both would then fail validation.
+ */
+function envValue(path: readonly string[], value: string): unknown {
+  return schemaAt(configSchema, path) instanceof ZodString ? value : parseScalar(value);
+}
+
+/** The schema node a config path leads to, wrappers (default, optional, refinements) removed. */
+function schemaAt(schema: ZodTypeAny, path: readonly string[]): ZodTypeAny | undefined {
+  let node: ZodTypeAny | undefined = unwrap(schema);
+  for (const key of path) {
+    if (node instanceof ZodObject) node = (node.shape as Record<string, ZodTypeAny>)[key];
+    else if (node instanceof ZodArray && /^\d+$/.test(key)) node = node.element as ZodTypeAny;
+    else return undefined;
+    node = node && unwrap(node);
+  }
+  return node;
+}
+
+function unwrap(schema: ZodTypeAny): ZodTypeAny {
+  let node = schema;
+  for (;;) {
+    if (node instanceof ZodDefault) node = node._def.innerType as ZodTypeAny;
+    else if (node instanceof ZodOptional || node instanceof ZodNullable) node = node.unwrap() as ZodTypeAny;
+    else if (node instanceof ZodEffects) node = node.innerType() as ZodTypeAny;
+    else return node;
+  }
 }
 
 function parseScalar(value: string): unknown {

@@ -21,20 +21,26 @@ const ROUTES: ReadonlyArray<{ kind: RouteKind; pattern: string; re: RegExp }> = 
   { kind: 'referrers', pattern: '/v2/:name/referrers/:digest', re: /^\/v2\/(.+)\/referrers\/([^/]+)$/ },
 ];
 
-/** Matches a /v2 path; undefined when it is no registry route. Invalid names throw NAME_INVALID. */
+/**
+ * Matches a /v2 path; undefined when it is no registry route. Invalid names throw NAME_INVALID.
+ * Routes match the raw path and each part is decoded afterwards, so an encoded '/' (%2F) inside a
+ * reference or upload id cannot turn it into extra path segments and change which route matches.
+ */
 export function matchRoute(rawPath: string): RouteMatch | undefined {
   if (rawPath === '/v2' || rawPath === '/v2/') return { kind: 'base', pattern: '/v2/' };
   if (rawPath === '/v2/_catalog') return { kind: 'catalog', pattern: '/v2/_catalog' };
   if (!rawPath.startsWith('/v2/')) return undefined;
-  let path: string;
+  for (const route of ROUTES) {
+    const m = route.re.exec(rawPath);
+    if (m) return { kind: route.kind, pattern: route.pattern, name: parseName(decode(m[1]!)), ref: m[2] === undefined ? undefined : decode(m[2]) };
+  }
+  return undefined;
+}
+
+function decode(part: string): string {
   try {
-    path = decodeURIComponent(rawPath);
+    return decodeURIComponent(part);
   } catch {
     throw new OciError('NAME_INVALID', 'malformed path encoding');
   }
-  for (const route of ROUTES) {
-    const m = route.re.exec(path);
-    if (m) return { kind: route.kind, pattern: route.pattern, name: parseName(m[1]!), ref: m[2] };
-  }
-  return undefined;
 }

@@ -1,7 +1,7 @@
 import { parseDigest, type Digest } from '../oci/digest.js';
 import { OciError, isOciError } from '../oci/errors.js';
 import { isValidName } from '../oci/names.js';
-import type { Upload } from '../storage/blob-store.js';
+import type { Upload } from '../registry/repository.js';
 import { hasBody } from './body.js';
 import { parseUploadContentRange } from './ranges.js';
 import { namespaceHint, type RouteContext } from './registry-router.js';
@@ -44,9 +44,10 @@ async function withUploadLocation<T>(ctx: RouteContext, work: () => Promise<T>):
     return await work();
   } catch (err) {
     if (isOciError(err, 'RANGE_INVALID')) {
-      const upload = await repository(ctx).getUpload(ctx.match.ref).catch(() => undefined);
-      err.headers.Location = uploadLocation(ctx, ctx.match.ref);
-      if (upload) err.headers.Range = uploadRange(upload.size);
+      // An unknown session is the better answer than a range error about it (BLOB_UPLOAD_UNKNOWN).
+      const upload = await repository(ctx).getUpload(ctx.match.ref);
+      err.headers.Location = uploadLocation(ctx, upload.id);
+      err.headers.Range = uploadRange(upload.size);
     }
     throw err;
   }
@@ -89,12 +90,15 @@ export const uploadHandlers = {
     PATCH: {
       action: 'push' as const,
       async handle(ctx: RouteContext) {
-        const range = parseUploadContentRange(ctx.req.headers['content-range'] as string | undefined);
-        const length = declaredLength(ctx);
-        if (range && length !== undefined && range.end - range.start + 1 !== length) {
-          throw new OciError('RANGE_INVALID', 'Content-Range does not match Content-Length');
-        }
-        const upload = await withUploadLocation(ctx, () => repository(ctx).appendUpload(ctx.match.ref, ctx.req, range?.start));
+        // Header checks run inside withUploadLocation too: every 416 tells the client where to resume.
+        const upload = await withUploadLocation(ctx, () => {
+          const range = parseUploadContentRange(ctx.req.headers['content-range'] as string | undefined);
+          const length = declaredLength(ctx);
+          if (range && length !== undefined && range.end - range.start + 1 !== length) {
+            throw new OciError('RANGE_INVALID', 'Content-Range does not match Content-Length');
+          }
+          return repository(ctx).appendUpload(ctx.match.ref, ctx.req, range?.start);
+        });
         sendUploadState(ctx, upload, 202);
       },
     },

@@ -45,6 +45,11 @@ export function createMetrics(registry: PromRegistry) {
     // Store
     uploadsInProgress: new Gauge({ name: 'registry_uploads_in_progress', help: 'Blob upload sessions open', registers }),
     uploadFailures: new Counter({ name: 'registry_upload_failures_total', help: 'Failed blob uploads by reason (error code)', labelNames: ['reason'] as const, registers }),
+    // Set at scrape time from a scan of the data folder (reused for metrics.storeScanIntervalSeconds).
+    storeBlobs: new Gauge({ name: 'registry_store_blobs', help: 'Blobs in the store (manifests included) by origin: hosted, cached (mirrored only), unreferenced', labelNames: ['origin'] as const, registers }),
+    storeBytes: new Gauge({ name: 'registry_store_bytes', help: 'Bytes of blobs in the store by origin: hosted, cached (mirrored only), unreferenced', labelNames: ['origin'] as const, registers }),
+    storeFilesystemAvailable: new Gauge({ name: 'registry_store_filesystem_avail_bytes', help: 'Bytes available to the registry on the filesystem of the data folder', registers }),
+    storeFilesystemSize: new Gauge({ name: 'registry_store_filesystem_size_bytes', help: 'Size in bytes of the filesystem of the data folder', registers }),
 
     // Auth
     authLogins: new Counter({ name: 'registry_auth_logins_total', help: 'Login attempts (token requests and Basic auth) by result', labelNames: ['result'] as const, registers }),

@@ -3,6 +3,9 @@ import type { Digest } from '../oci/digest.js';
 import type { ByteRange, Descriptor, Page } from '../oci/types.js';
 import type { Upload } from '../storage/blob-store.js';
 
+// Re-exported so http/ can name an upload without importing storage/ (an import-boundary rule).
+export type { Upload };
+
 export interface ManifestResult {
   descriptor: Descriptor;
   body: Buffer;

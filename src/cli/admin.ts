@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+import { runAdmin } from './admin-commands.js';
+
+/** Entry point of `registry-admin` (bin) and `npm run admin -- …`: the only CLI code touching process.*. */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const code = await runAdmin(process.argv.slice(2), {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+  readStdin,
+  env: process.env,
+});
+process.exitCode = code;

@@ -1,0 +1,173 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Metrics } from '../metrics/metrics.js';
+import { digestParts, hashToDigest, type Digest } from '../oci/digest.js';
+import { OciError } from '../oci/errors.js';
+import type { ByteRange } from '../oci/types.js';
+import type { MetadataIndex } from '../metadata/metadata-index.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { unlinkQuietly } from '../storage/atomic-file.js';
+import { GrowingFileReader } from './growing-file-reader.js';
+
+export interface BlobSource {
+  upstream: string;
+  fetch(signal: AbortSignal, d: Digest): Promise<{ size?: number; body: Readable }>;
+}
+
+export interface BlobFillDeps {
+  blobs: BlobStore;
+  index: MetadataIndex;
+  tmpDir: string;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+type State = 'starting' | 'filling' | 'committed' | 'failed';
+
+/**
+ * One upstream download of one blob into a temp file, hashed on the way and adopted into the store only
+ * when the digest matches. Any number of readers stream the file as it grows (positional reads on the
+ * fill's own handle, so they survive the rename into the store); nothing is held in memory beyond a
+ * chunk. The last byte is held back from readers until the digest is verified, so no client ever
+ * receives a complete body of corrupt content: it sees the connection cut instead.
+ */
+export class BlobFill extends EventEmitter {
+  state: State = 'starting';
+  size: number | undefined;
+  written = 0;
+  error: OciError | undefined;
+  /** Resolves once the size is known (headers arrived), rejects if the fetch could not start. */
+  readonly ready: Promise<void>;
+  /** Resolves on commit, rejects on failure. */
+  readonly done: Promise<void>;
+  private handle: FileHandle | undefined;
+  /** Repositories the blob is linked into once committed (every repository that asked for it). */
+  private readonly links = new Set<string>();
+  private readers = 0;
+  private readonly tmpPath: string;
+
+  constructor(
+    readonly digest: Digest,
+    private readonly source: BlobSource,
+    private readonly deps: BlobFillDeps,
+    signal: AbortSignal,
+  ) {
+    super();
+    this.setMaxListeners(0);
+    this.tmpPath = join(deps.tmpDir, `${randomUUID()}.fill`);
+    let markReady!: () => void;
+    let failReady!: (err: unknown) => void;
+    this.ready = new Promise((resolve, reject) => {
+      markReady = resolve;
+      failReady = reject;
+    });
+    this.done = this.run(signal, markReady).then(
+      () => undefined,
+      (err: unknown) => {
+        failReady(err);
+        throw err;
+      },
+    );
+    // Callers that only await `ready` must not see an unhandled rejection from `done`.
+    this.done.catch(() => undefined);
+    this.ready.catch(() => undefined);
+  }
+
+  /** Links the blob into `repo` when (or, if already, now that) it is committed. */
+  async addLink(repo: string): Promise<void> {
+    if (this.state === 'committed') await this.deps.index.linkBlob(repo, this.digest, 'cached');
+    else this.links.add(repo);
+  }
+
+  /** Bytes readers may have now: all of them once committed, else all but the last. */
+  available(): number {
+    if (this.state === 'committed') return this.written;
+    return this.size === undefined ? 0 : Math.min(this.written, this.size - 1);
+  }
+
+  /** A stream of the blob (or a range of it) as it arrives. Throws if the fill already failed. */
+  async openReader(range?: ByteRange): Promise<Readable> {
+    if (this.state === 'failed') throw this.error!;
+    // Committed and its handle already closed: the bytes are in the store now.
+    if (this.state === 'committed' && !this.handle) return this.deps.blobs.open(this.digest, range);
+    if (!this.handle || this.size === undefined) throw new OciError('UNAVAILABLE', 'blob fill not ready');
+    this.readers++;
+    const end = range ? range.end : this.size - 1;
+    return new GrowingFileReader(this, this.handle, range?.start ?? 0, end, () => {
+      this.readers--;
+      this.closeIfIdle();
+    });
+  }
+
+  private async run(signal: AbortSignal, markReady: () => void): Promise<void> {
+    const { metrics, logger } = this.deps;
+    const upstream = this.source.upstream;
+    const timer = metrics.upstreamDuration.startTimer({ upstream, kind: 'blob' });
+    let reason = 'cut';
+    try {
+      this.handle = await open(this.tmpPath, 'w+');
+      const { size, body } = await this.source.fetch(signal, this.digest);
+      this.size = size;
+      this.state = 'filling';
+      markReady();
+      const algorithm = digestParts(this.digest).algorithm;
+      const hasher = createHash(algorithm);
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        await this.handle.write(chunk, 0, chunk.length, this.written);
+        hasher.update(chunk);
+        this.written += chunk.length;
+        metrics.upstreamBytes.inc({ upstream }, chunk.length);
+        this.emit('progress');
+      }
+      if (this.size !== undefined && this.written !== this.size) {
+        reason = 'size';
+        throw new OciError('SIZE_INVALID', `upstream ${upstream} sent ${this.written} of ${this.size} bytes`);
+      }
+      this.size = this.written;
+      const actual = hashToDigest(hasher, algorithm);
+      if (actual !== this.digest) {
+        reason = 'digest';
+        metrics.upstreamDigestMismatches.inc({ upstream });
+        throw new OciError('DIGEST_INVALID', `blob from upstream ${upstream} does not match its digest`, { detail: { expected: this.digest, actual } });
+      }
+      await this.handle.sync();
+      await this.deps.blobs.adopt(this.tmpPath, this.digest, actual);
+      // Links before 'committed': a reader finding the fill gone must find the blob linked.
+      for (const repo of this.links) await this.deps.index.linkBlob(repo, this.digest, 'cached');
+      this.state = 'committed';
+      logger.debug({ upstream, digest: this.digest, size: this.written }, 'blob cached');
+    } catch (err) {
+      const oci = toFillError(upstream, err);
+      if (reason !== 'digest' && this.state === 'filling') metrics.upstreamFetchFailures.inc({ upstream, reason: timeoutOr(err, reason) });
+      this.state = 'failed';
+      this.error = oci;
+      await unlinkQuietly(this.tmpPath);
+      logger.warn({ upstream, digest: this.digest, received: this.written, expected: this.size, err: oci.message }, 'upstream blob fetch failed; nothing cached');
+      throw oci;
+    } finally {
+      timer();
+      this.emit('progress');
+      this.closeIfIdle();
+    }
+  }
+
+  private closeIfIdle(): void {
+    if (this.readers > 0 || this.state === 'starting' || this.state === 'filling' || !this.handle) return;
+    const handle = this.handle;
+    this.handle = undefined;
+    void handle.close().catch(() => undefined);
+  }
+}
+
+function toFillError(upstream: string, err: unknown): OciError {
+  if (err instanceof OciError) return err;
+  return new OciError('UNAVAILABLE', `blob transfer from upstream ${upstream} failed`, { cause: err });
+}
+
+function timeoutOr(err: unknown, reason: string): string {
+  return (err as { code?: string } | undefined)?.code === 'ETIMEDOUT' ? 'timeout' : reason;
+}

@@ -1,0 +1,26 @@
+import type { Keyv } from 'keyv';
+import type { Logger } from 'pino';
+import type { MetadataIndex } from '../metadata/metadata-index.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Clock } from '../oci/types.js';
+import type { ManifestCache } from '../registry/manifest-cache.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { BlobFills } from './blob-fills.js';
+import type { SingleFlight } from './single-flight.js';
+import type { TagFreshness } from './tag-freshness.js';
+
+/** Everything mirrored repositories share; built once per registry in create-mirror.ts. */
+export interface MirrorContext {
+  blobs: BlobStore;
+  index: MetadataIndex;
+  /** The hosted side's hot cache: written through when the mirror stores a manifest or moves a tag. */
+  cache: ManifestCache;
+  clock: Clock;
+  fills: BlobFills;
+  flights: SingleFlight;
+  freshness: TagFreshness;
+  /** Short-lived upstream listings (tags, referrers). */
+  lists: Keyv;
+  metrics: Metrics;
+  logger: Logger;
+}

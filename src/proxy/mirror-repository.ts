@@ -1,0 +1,163 @@
+import type { Readable } from 'node:stream';
+import type { Digest } from '../oci/digest.js';
+import { OciError, isOciError } from '../oci/errors.js';
+import type { Descriptor, Page } from '../oci/types.js';
+import type { BlobHandle, ManifestResult, PutManifestResult, Repository } from '../registry/repository.js';
+import type { Upload } from '../storage/blob-store.js';
+import type { BlobSource } from './blob-fill.js';
+import type { MirrorContext } from './mirror-context.js';
+import { ManifestMirror } from './mirror-manifests.js';
+import type { MirrorRoute } from './upstream-router.js';
+
+/**
+ * A repository mirrored from an upstream: the same interface as a hosted one (a decorator over it), so
+ * routes cannot tell them apart. Reads go to the local copy first (`local` is the hosted repository
+ * under the cache's name, which owns the index and store access); misses go upstream and are cached.
+ * Writes are refused unless the upstream allows a hosted shadow, in which case they go to `local`.
+ */
+export class MirrorRepository implements Repository {
+  readonly name: string;
+  private readonly manifests: ManifestMirror;
+
+  constructor(
+    private readonly route: MirrorRoute,
+    private readonly local: Repository,
+    private readonly ctx: MirrorContext,
+  ) {
+    this.name = route.localName;
+    this.manifests = new ManifestMirror(route, ctx);
+  }
+
+  private get upstreamName(): string {
+    return this.route.upstream.config.name;
+  }
+
+  async getManifest(ref: string, accept: readonly string[]): Promise<ManifestResult> {
+    return this.local.getManifest(await this.manifests.resolve(ref), accept);
+  }
+
+  async headManifest(ref: string, accept: readonly string[]): Promise<Descriptor> {
+    return this.local.headManifest(await this.manifests.resolve(ref), accept);
+  }
+
+  async statBlob(d: Digest): Promise<{ size: number }> {
+    const local = await this.localBlob(d);
+    if (local) return local;
+    const fill = this.ctx.fills.get(this.upstreamName, d);
+    if (fill?.size !== undefined && fill.state !== 'failed') return { size: fill.size };
+    // Asks upstream without downloading the body.
+    const remote = await this.route.upstream.client.headBlob(this.route.remoteName, d);
+    if (await this.ctx.blobs.stat(d)) await this.ctx.index.linkBlob(this.name, d, 'cached');
+    return remote;
+  }
+
+  async getBlob(d: Digest): Promise<BlobHandle> {
+    const local = await this.localBlob(d);
+    if (local) {
+      this.ctx.metrics.cacheHits.inc({ upstream: this.upstreamName, kind: 'blob' });
+      return { size: local.size, open: (range) => this.ctx.blobs.open(d, range) };
+    }
+    const stored = !this.ctx.fills.get(this.upstreamName, d) && (await this.ctx.blobs.stat(d));
+    if (stored) {
+      // Held for another repository: confirm this one has it upstream (cheap HEAD), then link, no download.
+      await this.route.upstream.client.headBlob(this.route.remoteName, d);
+      await this.ctx.index.linkBlob(this.name, d, 'cached');
+      this.ctx.metrics.cacheHits.inc({ upstream: this.upstreamName, kind: 'blob' });
+      return { size: stored.size, open: (range) => this.ctx.blobs.open(d, range) };
+    }
+    this.ctx.metrics.cacheMisses.inc({ upstream: this.upstreamName, kind: 'blob' });
+    const fill = await this.ctx.fills.join(d, this.source(), this.name);
+    await fill.ready;
+    if (fill.size === undefined) {
+      // No Content-Length upstream: the client needs one, so it waits for the verified blob.
+      await fill.done;
+      const s = await this.ctx.blobs.stat(d);
+      if (!s) throw new OciError('BLOB_UNKNOWN', undefined, { detail: { digest: d } });
+      return { size: s.size, open: (range) => this.ctx.blobs.open(d, range) };
+    }
+    return { size: fill.size, open: (range) => fill.openReader(range) };
+  }
+
+  async listTags(page: Page): Promise<string[]> {
+    const key = `tags:${this.upstreamName}:${this.route.remoteName}:${page.n ?? ''}:${page.last ?? ''}`;
+    try {
+      return await this.cachedList(key, () => this.route.upstream.client.listTags(this.route.remoteName, page));
+    } catch (err) {
+      if (isOciError(err, 'NAME_UNKNOWN')) throw err;
+      this.ctx.logger.warn({ upstream: this.upstreamName, repository: this.name, err: (err as Error).message }, 'upstream tag list failed; listing cached tags');
+      return this.local.listTags(page);
+    }
+  }
+
+  async referrers(subject: Digest, artifactType?: string): Promise<Descriptor[]> {
+    const key = `referrers:${this.upstreamName}:${this.route.remoteName}:${subject}:${artifactType ?? ''}`;
+    try {
+      const remote = await this.cachedList(key, async () => (await this.route.upstream.client.referrers(this.route.remoteName, subject, artifactType)) ?? null);
+      if (remote !== null) return remote;
+    } catch (err) {
+      this.ctx.logger.warn({ upstream: this.upstreamName, repository: this.name, err: (err as Error).message }, 'upstream referrers failed; listing cached referrers');
+    }
+    return this.local.referrers(subject, artifactType);
+  }
+
+  // Writes: refused unless hosted content may shadow the upstream.
+  putManifest(ref: string, mediaType: string | undefined, body: Buffer): Promise<PutManifestResult> {
+    return this.hosted().putManifest(ref, mediaType, body);
+  }
+  deleteManifest(ref: string): Promise<void> {
+    return this.hosted().deleteManifest(ref);
+  }
+  deleteBlob(d: Digest): Promise<void> {
+    return this.hosted().deleteBlob(d);
+  }
+  mountBlob(d: Digest, from: string): Promise<boolean> {
+    return this.hosted().mountBlob(d, from);
+  }
+  putBlob(body: Readable, d: Digest, size?: number): Promise<{ digest: Digest; size: number }> {
+    return this.hosted().putBlob(body, d, size);
+  }
+  startUpload(): Promise<Upload> {
+    return this.hosted().startUpload();
+  }
+  getUpload(id: string): Promise<Upload> {
+    return this.hosted().getUpload(id);
+  }
+  appendUpload(id: string, chunk: Readable, at?: number): Promise<Upload> {
+    return this.hosted().appendUpload(id, chunk, at);
+  }
+  finishUpload(id: string, d: Digest, last?: Readable): Promise<{ digest: Digest; size: number }> {
+    return this.hosted().finishUpload(id, d, last);
+  }
+  cancelUpload(id: string): Promise<void> {
+    return this.hosted().cancelUpload(id);
+  }
+
+  private hosted(): Repository {
+    if (this.route.upstream.config.allowHostedShadow) return this.local;
+    throw new OciError('DENIED', `${this.name} is mirrored from upstream ${this.upstreamName}; pushing to it is not allowed`, {
+      detail: { name: this.name, upstream: this.upstreamName },
+    });
+  }
+
+  private async localBlob(d: Digest): Promise<{ size: number } | undefined> {
+    if (!(await this.ctx.index.hasBlob(this.name, d))) return undefined;
+    return this.ctx.blobs.stat(d);
+  }
+
+  private source(): BlobSource {
+    const { client } = this.route.upstream;
+    const remote = this.route.remoteName;
+    return { upstream: this.upstreamName, fetch: (signal, d) => client.getBlob(remote, d, signal) };
+  }
+
+  private async cachedList<T>(key: string, load: () => Promise<T>): Promise<T> {
+    const ttl = this.route.upstream.config.listTtlSeconds * 1000;
+    if (ttl > 0) {
+      const hit = await this.ctx.lists.get<{ value: T }>(key);
+      if (hit) return hit.value;
+    }
+    const value = await this.ctx.flights.run(`list|${key}`, load);
+    if (ttl > 0) await this.ctx.lists.set(key, { value }, ttl);
+    return value;
+  }
+}

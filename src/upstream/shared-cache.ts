@@ -1,0 +1,12 @@
+import KeyvRedis from '@keyv/redis';
+import { Keyv } from 'keyv';
+
+/**
+ * The keyv instance for state replicas may share: upstream tokens, tag freshness, short upstream
+ * listings. In memory by default; Redis when a URL is configured. Created by the app factory, never
+ * at module level, so one process can hold two registries.
+ */
+export function createSharedCache(redisUrl: string | undefined): Keyv {
+  if (redisUrl === undefined) return new Keyv({ namespace: 'registry' });
+  return new Keyv({ store: new KeyvRedis(redisUrl), namespace: 'registry' });
+}

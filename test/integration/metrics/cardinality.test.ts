@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labelValues, parseMetrics, scrape, type Samples } from '../../helpers/metrics.js';
+import { OCI_IMAGE_MANIFEST, makeImage, pushImage } from '../../helpers/push-image.js';
+import { startRegistry, type RunningRegistry } from '../../helpers/registry.js';
+
+const REPOS = 500;
+const ROUTE_PATTERNS = [
+  '/v2/',
+  '/v2/_catalog',
+  '/v2/:name/manifests/:reference',
+  '/v2/:name/blobs/uploads/',
+  '/v2/:name/blobs/uploads/:uuid',
+  '/v2/:name/blobs/:digest',
+  '/v2/:name/tags/list',
+  '/v2/:name/referrers/:digest',
+  '/metrics',
+  '/healthz',
+  '/readyz',
+  'unmatched',
+];
+
+let reg: RunningRegistry;
+beforeAll(async () => {
+  reg = await startRegistry({ metrics: { storeScanIntervalSeconds: 0 } });
+});
+afterAll(() => reg.close());
+
+/** What a client does with one repository: fill it by cross-repo mount + manifest PUT, then pull it every way. */
+async function exercise(i: number, base: ReturnType<typeof makeImage>): Promise<void> {
+  const repo = `cardinality/team-${i}/app-${i}`;
+  for (const blob of base.blobs) {
+    const mount = await fetch(`${reg.url}/v2/${repo}/blobs/uploads/?mount=${blob.digest}&from=${base.repo}`, { method: 'POST' });
+    expect(mount.status).toBe(201);
+  }
+  const tag = `v${i}`;
+  const put = await fetch(`${reg.url}/v2/${repo}/manifests/${tag}`, { method: 'PUT', headers: { 'content-type': OCI_IMAGE_MANIFEST }, body: base.manifest });
+  expect(put.status).toBe(201);
+  const requests: Array<[string, string]> = [
+    ['HEAD', `/v2/${repo}/manifests/${tag}`],
+    ['GET', `/v2/${repo}/manifests/${tag}`],
+    ['GET', `/v2/${repo}/manifests/${base.manifestDigest}`],
+    ...base.blobs.map((b): [string, string] => ['GET', `/v2/${repo}/blobs/${b.digest}`]),
+    ['GET', `/v2/${repo}/tags/list`],
+    ['GET', `/v2/${repo}/manifests/missing-${i}`], // 404 MANIFEST_UNKNOWN
+    ['GET', `/v2/${repo}/blobs/sha256:${'0'.repeat(63)}${i % 10}`], // 404 BLOB_UNKNOWN
+    ['GET', `/v2/${repo}/unknown-endpoint-${i}`], // 404, no route
+    ['GET', `/random-${i}/path`], // not the registry API at all
+  ];
+  for (const [method, path] of requests) {
+    const res = await fetch(`${reg.url}${path}`, { method });
+    await res.arrayBuffer();
+  }
+}
+
+function registrySeries(samples: Samples): Set<string> {
+  return new Set([...samples.keys()].filter((k) => k.startsWith('registry_')));
+}
+
+describe('label cardinality', () => {
+  it(`pulling ${REPOS} different repositories adds no label values beyond the route patterns`, async () => {
+    const base = makeImage('cardinality/base', 'v1', [512]);
+    await pushImage(reg.url, base);
+    for (let i = 0; i < 3; i++) await exercise(i, base);
+    await scrape(`${reg.url}/metrics`); // so the scrape's own /metrics series exist in both snapshots
+    const early = parseMetrics(await scrape(`${reg.url}/metrics`));
+
+    for (let i = 3; i < REPOS; i++) await exercise(i, base);
+    const late = parseMetrics(await scrape(`${reg.url}/metrics`));
+
+    // The same series exist after 3 repositories and after 500: nothing grew with the names.
+    expect([...registrySeries(late)].sort()).toEqual([...registrySeries(early)].sort());
+    for (const key of late.keys()) expect(key).not.toMatch(/cardinality|team-|random-|missing-|sha256/);
+    for (const family of ['registry_http_requests_total', 'registry_http_request_duration_seconds_count', 'registry_http_sent_bytes_total', 'registry_http_received_bytes_total']) {
+      for (const route of labelValues(late, family, 'route')) expect(ROUTE_PATTERNS).toContain(route);
+    }
+    // And the traffic was counted: one manifest GET by tag and one by digest per repository.
+    const manifestGets = late.get('registry_http_requests_total{method="GET",route="/v2/:name/manifests/:reference",status="200"}');
+    expect(manifestGets).toBe(REPOS * 2);
+  });
+});
