@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { createRegistry } from './app.js';
@@ -25,10 +25,23 @@ async function main(): Promise<void> {
   });
 
   let stopping = false;
+  // Responses not yet finished, so a shutdown can ask keep-alive clients to hang up after them:
+  // otherwise their idle connections hold server.close() open until the grace period ends.
+  const inFlight = new Set<ServerResponse>();
+  server.on('request', (_req, res: ServerResponse) => {
+    inFlight.add(res);
+    res.on('close', () => inFlight.delete(res));
+    if (stopping && !res.headersSent) res.setHeader('Connection', 'close');
+  });
+
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+    // Responses already streaming cannot change their headers; close their sockets once idle.
+    const sweep = setInterval(() => server.closeIdleConnections(), 250);
+    sweep.unref();
     const force = setTimeout(() => {
       logger.warn('grace period over: closing remaining connections');
       server.closeAllConnections();

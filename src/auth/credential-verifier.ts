@@ -43,16 +43,20 @@ export class CredentialVerifier {
   ) {}
 
   async login(user: string, secret: string): Promise<LoginResult> {
-    if (isTokenSecret(secret)) {
+    const looksLikeToken = isTokenSecret(secret);
+    if (looksLikeToken) {
       const hash = hashTokenSecret(secret);
       const token = await this.findToken((t) => sameHash(t.hash, hash));
-      if (!token) return { ok: false, reason: 'bad_token' };
-      // The user name must match the owner, so a leaked token is not enough to act under another name.
-      if (token.user !== user) return { ok: false, reason: 'token_owner' };
-      return this.tokenIdentity(token);
+      if (token) {
+        // The user name must match the owner, so a leaked token is not enough to act under another name.
+        if (token.user !== user) return { ok: false, reason: 'token_owner' };
+        return this.tokenIdentity(token);
+      }
+      // No such token: it may still be a password that happens to start like one.
     }
     const found = await this.findUser(user);
     const good = await verifyPassword(secret, found?.passwordHash);
+    if (!good && looksLikeToken) return { ok: false, reason: 'bad_token' };
     if (!found) return { ok: false, reason: 'unknown_user' };
     if (!good) return { ok: false, reason: 'bad_password' };
     if (found.revoked) return { ok: false, reason: 'user_revoked' };

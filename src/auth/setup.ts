@@ -1,5 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
+import KeyvRedis from '@keyv/redis';
 import { Keyv } from 'keyv';
+import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../oci/types.js';
@@ -23,10 +25,8 @@ export interface AuthDeps {
   readonly counters: AuthCounters;
   /** Environment for passwordEnv / secretEnv references (main.ts passes process.env). */
   readonly env?: Readonly<Record<string, string | undefined>>;
-  /** Failed-login counters; memory when not given (pass a Redis-backed Keyv to share them across replicas). */
+  /** Failed-login counters; default: Redis when cache.redisUrl is set, else memory. */
   readonly counterStore?: Keyv;
-  /** How often the credential store and key file are checked for changes by the CLI; tests use 0. */
-  readonly reloadIntervalMs?: number;
 }
 
 export interface Auth {
@@ -48,7 +48,7 @@ export async function createAuth(config: Config, deps: AuthDeps): Promise<Auth> 
   const auth = config.auth;
   if (!auth.enabled) return { authorizer: new OpenAuthorizer(), close: async () => undefined };
   const env = deps.env ?? {};
-  const interval = deps.reloadIntervalMs ?? 1000;
+  const interval = auth.reloadSeconds * 1000;
 
   const keys = new SigningKeyFile(signingKeyPath(config), interval);
   const key = await keys.ensure();
@@ -98,7 +98,13 @@ export async function createAuth(config: Config, deps: AuthDeps): Promise<Auth> 
   });
   const visibility = new VisibilityPolicy(visibilityRules(config), visibilityFallback(config));
   const ownsCounters = deps.counterStore === undefined;
-  const counterStore = deps.counterStore ?? new Keyv({ namespace: 'auth-failures' });
+  // Shared through Redis when replicas share state, so a guesser cannot spread tries over replicas.
+  const counterStore =
+    deps.counterStore ??
+    (config.cache.redisUrl
+      ? new Keyv({ store: new KeyvRedis(config.cache.redisUrl), namespace: 'auth-failures' })
+      : // Bounded: a guesser rotating through many source addresses cannot grow memory without limit.
+        new Keyv({ store: new LRUCache<string, object>({ max: 100_000 }), namespace: 'auth-failures' }));
   const limiter = new LoginRateLimiter(counterStore, auth.rateLimit, deps.clock);
   const events = new AuthEvents(deps.logger, deps.counters);
 

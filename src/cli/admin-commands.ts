@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { credentialStorePath, FsCredentialStore, type StoredToken } from '../auth/fs-credential-store.js';
-import type { NamespaceGrant, Scope } from '../auth/policy.js';
+import type { Scope } from '../auth/policy.js';
 import { hashPassword, hashTokenSecret, newPassword, newTokenId, newTokenSecret } from '../auth/secrets.js';
 import { defaultSigningKeyPath, SigningKeyFile } from '../auth/signing-key.js';
 
@@ -162,8 +162,8 @@ async function createToken(values: Values, store: FsCredentialStore, now: number
   io.out(`use it as the password: docker login -u ${user} --password-stdin`);
 }
 
-function parseAccess(specs: readonly string[], admin: boolean): NamespaceGrant[] {
-  const grants: NamespaceGrant[] = admin ? [{ namespace: '*', scopes: [...SCOPES] }] : [];
+function parseAccess(specs: readonly string[], admin: boolean): Array<{ namespace: string; scopes: Scope[] }> {
+  const grants: Array<{ namespace: string; scopes: Scope[] }> = admin ? [{ namespace: '*', scopes: [...SCOPES] }] : [];
   for (const spec of specs) {
     const eq = spec.lastIndexOf('=');
     if (eq <= 0) throw new UsageError(`--access wants NAMESPACE=SCOPES, got '${spec}'`);

@@ -63,6 +63,11 @@ export const authSchema = z
     issuer: z.string().min(1).default('registry').describe('iss of issued tokens'),
     tokenTtlSeconds: z.coerce.number().int().min(10).max(86400).default(300).describe('Lifetime of issued bearer tokens'),
     refreshTokenTtlSeconds: z.coerce.number().int().min(60).default(30 * 86400).describe('Lifetime of refresh (identity) tokens'),
+    reloadSeconds: z.coerce
+      .number()
+      .min(0)
+      .default(1)
+      .describe('How often the credential store, signing key and htpasswd file are checked for changes (by the CLI)'),
     signingKeyFile: z.string().min(1).optional().describe('PKCS#8 PEM key; default <dataDir>/auth/signing-key.pem, generated when missing'),
     defaultVisibility: visibility.default('private').describe('Visibility of repositories under no configured namespace'),
     namespaces: z.array(namespaceSchema).default([]),

@@ -27,7 +27,13 @@ export const upstreamSchema = z
       .string()
       .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lower-case letters, digits, - and _')
       .describe('Short name, used in metrics labels and logs'),
-    url: z.string().url().describe('Base URL of the upstream registry, e.g. https://registry-1.docker.io'),
+    url: z
+      .string()
+      .url()
+      .refine((u) => /^https?:$/.test(new URL(u).protocol), 'http:// or https:// only')
+      // Secrets in URLs end up in logs and error messages; they belong under credentials.
+      .refine((u) => new URL(u).username === '' && new URL(u).password === '', 'no user:password in the URL; use credentials')
+      .describe('Base URL of the upstream registry, e.g. https://registry-1.docker.io'),
     prefix: z
       .string()
       .regex(PREFIX_PATTERN, "a repository path prefix ending in '/', e.g. 'docker.io/'")

@@ -8,6 +8,10 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     const oci = toOciError(err);
     if (oci.code === 'UNKNOWN') log.error({ err, reqId: res.locals.reqId }, 'unhandled error');
     res.locals.errorCode = oci.code;
+    // A request stream destroyed before its end leaves the rest of its body in the connection, where
+    // the next keep-alive request could never be parsed: hang up after this answer. (A body merely
+    // unread is drained by node:http itself, and the connection stays usable.)
+    if (req.destroyed && !req.complete && !res.headersSent) res.setHeader('Connection', 'close');
     sendError(res, oci, req.method === 'HEAD');
   };
 }

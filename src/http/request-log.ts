@@ -10,8 +10,11 @@ export function requestLog(log: Logger): RequestHandler {
     res.locals.reqId = id;
     res.setHeader('X-Request-Id', id);
     // Socket counters, not a 'data' listener: listening would start the body flowing before handlers pipe it.
-    const readAtStart = req.socket.bytesRead;
-    const writtenAtStart = req.socket.bytesWritten;
+    // Held here: by 'close' the response may be detached from its socket (req.socket is then null),
+    // and a throw in this listener would take the whole process down.
+    const socket = req.socket;
+    const readAtStart = socket.bytesRead;
+    const writtenAtStart = socket.bytesWritten;
     res.on('close', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       log.info(
@@ -20,13 +23,13 @@ export function requestLog(log: Logger): RequestHandler {
           method: req.method,
           route: res.locals.route ?? 'unmatched',
           status: res.statusCode,
-          bytesIn: req.socket.bytesRead - readAtStart,
-          bytesOut: req.socket.bytesWritten - writtenAtStart,
+          bytesIn: socket.bytesRead - readAtStart,
+          bytesOut: socket.bytesWritten - writtenAtStart,
           ms: Math.round(ms * 10) / 10,
           subject: res.locals.subject ?? undefined,
           error: res.locals.errorCode,
           aborted: !res.writableFinished || undefined,
-          remote: req.socket.remoteAddress,
+          remote: socket.remoteAddress,
         },
         'request',
       );

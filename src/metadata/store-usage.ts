@@ -20,8 +20,8 @@ const PARALLEL = 32;
 /**
  * Counts blobs and bytes in the data folder by origin, from the folder itself (disk is the truth):
  * blobs/ for sizes, the link and manifest records under repositories/ for origins. A scan costs
- * one stat per blob and one read per link, so results are reused for `maxAgeMs` and concurrent
- * callers share one scan.
+ * one stat per blob and one read per link, so results are reused for `maxAgeMs`, refreshed in the
+ * background after that, and concurrent callers share one scan.
  */
 export class StoreUsageScanner {
   private last: StoreUsage | undefined;
@@ -32,12 +32,21 @@ export class StoreUsageScanner {
     private readonly clock: Clock,
   ) {}
 
+  /**
+   * The last scan when younger than `maxAgeMs`. When older, a rescan starts and the old figures are
+   * returned meanwhile, so a scrape never waits on a large store; only the first scan (and every
+   * scan when `maxAgeMs` is 0) is awaited.
+   */
   async snapshot(maxAgeMs: number): Promise<StoreUsage> {
     if (this.last && this.clock.now() - this.last.scannedAt < maxAgeMs) return this.last;
-    this.running ??= this.scan().finally(() => {
+    const scan = (this.running ??= this.scan().finally(() => {
       this.running = undefined;
-    });
-    return this.running;
+    }));
+    if (this.last && maxAgeMs > 0) {
+      scan.catch(() => undefined); // the next scrape retries; the old figures stand meanwhile
+      return this.last;
+    }
+    return scan;
   }
 
   private async scan(): Promise<StoreUsage> {

@@ -26,6 +26,8 @@ export interface BlobFillDeps {
   logger: Logger;
 }
 
+const WRITE_BATCH = 1024 * 1024;
+
 type State = 'starting' | 'filling' | 'committed' | 'failed';
 
 /**
@@ -37,6 +39,8 @@ type State = 'starting' | 'filling' | 'committed' | 'failed';
  */
 export class BlobFill extends EventEmitter {
   state: State = 'starting';
+  /** The whole body arrived and matched the digest (commit may still be under way). */
+  verified = false;
   size: number | undefined;
   written = 0;
   error: OciError | undefined;
@@ -83,9 +87,9 @@ export class BlobFill extends EventEmitter {
     else this.links.add(repo);
   }
 
-  /** Bytes readers may have now: all of them once committed, else all but the last. */
+  /** Bytes readers may have now: all of them once verified, else all but the last. */
   available(): number {
-    if (this.state === 'committed') return this.written;
+    if (this.verified) return this.written;
     return this.size === undefined ? 0 : Math.min(this.written, this.size - 1);
   }
 
@@ -116,13 +120,26 @@ export class BlobFill extends EventEmitter {
       markReady();
       const algorithm = digestParts(this.digest).algorithm;
       const hasher = createHash(algorithm);
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        await this.handle.write(chunk, 0, chunk.length, this.written);
-        hasher.update(chunk);
-        this.written += chunk.length;
-        metrics.upstreamBytes.inc({ upstream }, chunk.length);
+      // Socket chunks are small (16-64 KiB); writing them in ~1 MiB batches keeps the thread pool free
+      // for readers' preads and cuts wake-ups. At most one batch is in memory.
+      let batch: Buffer[] = [];
+      let batched = 0;
+      const flush = async () => {
+        if (batched === 0) return;
+        await this.handle!.writev(batch, this.written);
+        this.written += batched;
+        metrics.upstreamBytes.inc({ upstream }, batched);
+        batch = [];
+        batched = 0;
         this.emit('progress');
+      };
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        hasher.update(chunk);
+        batch.push(chunk);
+        batched += chunk.length;
+        if (batched >= WRITE_BATCH) await flush();
       }
+      await flush();
       if (this.size !== undefined && this.written !== this.size) {
         reason = 'size';
         throw new OciError('SIZE_INVALID', `upstream ${upstream} sent ${this.written} of ${this.size} bytes`);
@@ -134,6 +151,9 @@ export class BlobFill extends EventEmitter {
         metrics.upstreamDigestMismatches.inc({ upstream });
         throw new OciError('DIGEST_INVALID', `blob from upstream ${upstream} does not match its digest`, { detail: { expected: this.digest, actual } });
       }
+      // Verified: readers may have the last byte now; durability (fsync, rename) is the cache's business.
+      this.verified = true;
+      this.emit('progress');
       await this.handle.sync();
       await this.deps.blobs.adopt(this.tmpPath, this.digest, actual);
       // Links before 'committed': a reader finding the fill gone must find the blob linked.
@@ -142,11 +162,14 @@ export class BlobFill extends EventEmitter {
       logger.debug({ upstream, digest: this.digest, size: this.written }, 'blob cached');
     } catch (err) {
       const oci = toFillError(upstream, err);
+      this.verified = false;
       if (reason !== 'digest' && this.state === 'filling') metrics.upstreamFetchFailures.inc({ upstream, reason: timeoutOr(err, reason) });
       this.state = 'failed';
       this.error = oci;
       await unlinkQuietly(this.tmpPath);
-      logger.warn({ upstream, digest: this.digest, received: this.written, expected: this.size, err: oci.message }, 'upstream blob fetch failed; nothing cached');
+      // A blob the upstream does not have is the client's problem, not an upstream failure worth a warning.
+      const level = oci.code === 'BLOB_UNKNOWN' || oci.code === 'DENIED' ? 'debug' : 'warn';
+      logger[level]({ upstream, digest: this.digest, received: this.written, expected: this.size, err: oci.message }, 'upstream blob fetch failed; nothing cached');
       throw oci;
     } finally {
       timer();

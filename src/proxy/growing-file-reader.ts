@@ -50,7 +50,10 @@ export class GrowingFileReader extends Readable {
         return;
       }
       const limit = Math.min(this.fill.available(), this.end + 1);
-      if (this.pos < limit) {
+      // Read whole chunks while the fill runs (fewer preads competing with its writes); the tail
+      // once the fill is verified or the range's end is in.
+      const whole = limit - this.pos >= CHUNK || limit === this.end + 1 || this.fill.verified;
+      if (this.pos < limit && whole) {
         const length = Math.min(CHUNK, limit - this.pos);
         const buffer = Buffer.allocUnsafe(length);
         const { bytesRead } = await this.handle.read(buffer, 0, length, this.pos);

@@ -63,7 +63,13 @@ export class Authenticator {
     }
     if (c?.token !== undefined) return undefined; // a static token that was refused stays refused
     this.mode = { kind: 'bearer', realm: challenge.params.realm!, service: challenge.params.service };
-    await this.o.tokens.delete(this.o.upstream, scope);
+    if (sent === undefined) {
+      // First contact from this process: a replica sharing the token store may already hold one.
+      const shared = await this.o.tokens.get(this.o.upstream, scope);
+      if (shared !== undefined) return `Bearer ${shared}`;
+    } else {
+      await this.o.tokens.delete(this.o.upstream, scope);
+    }
     const token = await this.fetchToken(scope, challenge.params.scope ?? scope);
     const header = `Bearer ${token}`;
     return header !== sent ? header : undefined;

@@ -49,6 +49,7 @@ export interface HubRequest {
 export class FakeHub {
   readonly requests: HubRequest[] = [];
   readonly faults = {
+    /** Digests of blobs and manifests served with a flipped byte. */
     corrupt: new Set<string>(),
     cut: new Set<string>(),
     /** Answer every registry request with 429. */
@@ -58,7 +59,8 @@ export class FakeHub {
     /** Delay per 64 KiB chunk of blob bodies, to keep a download in flight. */
     blobChunkDelayMs: 0,
   };
-  tokensIssued = 0;
+  /** Every token handed out, in order (tests check none of them reaches a log). */
+  readonly issued: string[] = [];
   rateLimitRemaining = 100;
   private readonly repos = new Map<string, { tags: Map<string, string>; manifests: Map<string, Manifest> }>();
   private readonly blobs = new Map<string, Blob>();
@@ -177,13 +179,14 @@ export class FakeHub {
         return json(res, 404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'OCI manifest found, but accept header does not support OCI manifests' }] });
       }
       if (req.method === 'GET') this.rateLimitRemaining--;
+      const body = this.faults.corrupt.has(digest) ? flipLast(manifest.body) : manifest.body;
       res.writeHead(200, {
         'content-type': manifest.mediaType,
         'docker-content-digest': digest,
         'content-length': manifest.body.length,
         'ratelimit-remaining': `${this.rateLimitRemaining};w=21600`,
       });
-      res.end(req.method === 'HEAD' ? undefined : manifest.body);
+      res.end(req.method === 'HEAD' ? undefined : body);
       return;
     }
     if (!this.blobs.has(ref)) return json(res, 404, { errors: [{ code: 'BLOB_UNKNOWN', message: 'blob unknown' }] });
@@ -205,7 +208,7 @@ export class FakeHub {
     const token = randomBytes(24).toString('hex');
     const expiresIn = this.o.tokenExpiresIn ?? 300;
     this.tokens.set(token, { repos: new Set(m ? [m[1]!] : []), validUntil: Date.now() + (this.o.tokenValidMs ?? expiresIn * 1000) });
-    this.tokensIssued++;
+    this.issued.push(token);
     json(res, 200, { token, access_token: token, expires_in: expiresIn, issued_at: new Date().toISOString() });
   }
 
@@ -256,6 +259,12 @@ export class FakeHub {
     });
     await pipeline(source, faulty, res).catch(() => undefined);
   }
+}
+
+function flipLast(bytes: Buffer): Buffer {
+  const out = Buffer.from(bytes);
+  out[out.length - 1] = out[out.length - 1]! ^ 0x01;
+  return out;
 }
 
 function chunked(bytes: Buffer): AsyncIterable<Buffer> {

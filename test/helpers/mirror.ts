@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { REDACTED_PATHS } from '../../src/log.js';
@@ -84,4 +86,17 @@ async function fetchManifest(base: string, name: string, ref: string, headers: R
 
 export function sha256(bytes: Buffer): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+/**
+ * Waits until the mirror has committed these blobs to its store. Clients receive a blob's last byte as
+ * soon as its digest is verified; the fsync and rename into the store finish a moment later.
+ */
+export async function waitForCachedBlobs(dataDir: string, digests: readonly string[], ms = 10_000): Promise<void> {
+  const paths = digests.map((d) => join(dataDir, 'blobs', 'sha256', d.slice(7, 9), d.slice(7)));
+  const deadline = Date.now() + ms;
+  while (!paths.every((p) => existsSync(p))) {
+    if (Date.now() > deadline) throw new Error(`blobs not committed: ${paths.filter((p) => !existsSync(p)).join(', ')}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

@@ -6,9 +6,9 @@ export interface PushedImage {
   repo: string;
   tag: string;
   manifestDigest: string;
-  manifest: Buffer;
+  manifest: Buffer<ArrayBuffer>;
   /** Config first, then layers. */
-  blobs: Array<{ digest: string; data: Buffer }>;
+  blobs: Array<{ digest: string; data: Buffer<ArrayBuffer> }>;
 }
 
 export function sha256(data: Buffer | string): string {
@@ -17,7 +17,8 @@ export function sha256(data: Buffer | string): string {
 
 /** A small image: a config blob and `layers` random layers of the given sizes (bytes are not a real tar: registries do not look). */
 export function makeImage(repo: string, tag: string, layerSizes: readonly number[] = [1024, 2048]): PushedImage {
-  const layers = layerSizes.map((n) => randomBytes(n));
+  // Copied so the type is Buffer<ArrayBuffer>, which fetch accepts as a body.
+  const layers = layerSizes.map((n) => Buffer.from(randomBytes(n)));
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: layers.map(sha256) } }));
   const manifest = Buffer.from(
     JSON.stringify({

@@ -96,7 +96,7 @@ describe('manifests', () => {
     });
 
     it('serves it when Accept is absent or a wildcard', async () => {
-      for (const headers of [{}, { Accept: '*/*' }]) {
+      for (const headers of [{}, { Accept: '*/*' }] as Array<Record<string, string>>) {
         const res = await fetch(`${reg.url}/v2/${repo}/manifests/multi`, { headers });
         expect(res.status).toBe(200);
         expect(res.headers.get('content-type')).toBe(OCI_INDEX);
@@ -245,6 +245,29 @@ describe('manifests', () => {
       const res = await putManifest(reg.url, repo, '-bad-tag', image.body, OCI_MANIFEST);
       expect(res.status).toBe(400);
       expect(await errorCode(res)).toBe('MANIFEST_INVALID');
+    });
+
+    it('an oversize manifest sent chunked (no Content-Length) is 413 too', async () => {
+      const chunk = Buffer.alloc(16 * 1024, 0x20);
+      let sent = 0;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent++ === 128) return controller.close();
+          controller.enqueue(chunk);
+        },
+      });
+      const res = await fetch(`${reg.url}/v2/${repo}/manifests/chunked`, {
+        method: 'PUT',
+        body,
+        duplex: 'half',
+        headers: { 'Content-Type': OCI_MANIFEST },
+      } as RequestInit & { duplex: 'half' });
+      expect(res.status).toBe(413);
+      expect(await errorCode(res)).toBe('SIZE_INVALID');
+      // The refused body must not poison the keep-alive connection for the next request.
+      await new Promise((r) => setTimeout(r, 200));
+      const next = await fetch(`${reg.url}/v2/${repo}/manifests/chunked`, { signal: AbortSignal.timeout(5000) });
+      expect(next.status).toBe(404);
     });
 
     it('a manifest over storage.maxManifestBytes is 413 with a spec error body, and nothing is stored', async () => {

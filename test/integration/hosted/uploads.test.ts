@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blobPath, errorCode, listFiles, pushBlob, sha256, sha512 } from '../../helpers/push.js';
@@ -250,6 +251,47 @@ describe('blob uploads', () => {
         expect(res.status, `${method} ${id}`).toBe(404);
         expect(await errorCode(res)).toBe('BLOB_UPLOAD_UNKNOWN');
       }
+    });
+
+    it('a PATCH cut off mid-body keeps what arrived; the client resumes from the reported Range', async () => {
+      const data = randomBytes(256 * 1024);
+      const location = await start();
+      // Send the headers for the whole chunk, half the bytes, then drop the connection.
+      await new Promise<void>((resolve) => {
+        const req = request({
+          host: '127.0.0.1',
+          port: reg.port,
+          method: 'PATCH',
+          path: location.pathname,
+          headers: { 'Content-Length': data.length, 'Content-Range': `0-${data.length - 1}` },
+        });
+        req.on('error', () => resolve());
+        req.write(data.subarray(0, 100 * 1024), () => setTimeout(() => req.destroy(), 100));
+        req.on('close', () => resolve());
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      const status = await fetch(location);
+      expect(status.status).toBe(204);
+      const range = /^0-(\d+)$/.exec(status.headers.get('range')!);
+      expect(range).toBeTruthy();
+      const received = Number(range![1]) + (Number(range![1]) === 0 ? 0 : 1);
+      expect(received).toBeLessThanOrEqual(100 * 1024);
+      const rest = await fetch(location, { method: 'PATCH', body: data.subarray(received), headers: { 'Content-Range': `${received}-${data.length - 1}` } });
+      expect(rest.status).toBe(202);
+      expect(rest.headers.get('range')).toBe(`0-${data.length - 1}`);
+      const put = await fetch(withDigest(location, sha256(data)), { method: 'PUT' });
+      expect(put.status).toBe(201);
+      expect(await stored(sha256(data))).toEqual(data);
+    });
+
+    it('a bad Content-Range on an unknown upload is BLOB_UPLOAD_UNKNOWN, not a range error', async () => {
+      const res = await fetch(`${reg.url}/v2/${repo}/blobs/uploads/6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f`, {
+        method: 'PATCH',
+        body: 'abc',
+        headers: { 'Content-Range': 'nonsense' },
+      });
+      expect(res.status).toBe(404);
+      expect(await errorCode(res)).toBe('BLOB_UPLOAD_UNKNOWN');
     });
 
     it("another repository's upload id is BLOB_UPLOAD_UNKNOWN here", async () => {

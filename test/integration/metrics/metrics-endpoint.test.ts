@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listenLoopback, parseMetrics, promtool, scrape, seriesKey } from '../../helpers/metrics.js';
 import { makeImage, pullImage, pushImage } from '../../helpers/push-image.js';
@@ -52,6 +53,30 @@ describe('/metrics', () => {
     expect(samples.get(seriesKey('registry_http_requests_total', { method: 'GET', route: 'unmatched', status: '404' }))).toBe(1);
     // The push: config + 2 layers, hosted; the manifest is a blob too.
     expect(samples.get(seriesKey('registry_store_blobs', { origin: 'hosted' }))).toBe(4);
+  });
+
+  it('counts requests in flight (the scrape itself is one)', async () => {
+    const reg = await start();
+    expect(parseMetrics(await scrape(`${reg.url}/metrics`)).get('registry_http_requests_in_flight')).toBe(1);
+    // An upload whose body is still arriving.
+    const location = new URL((await fetch(`${reg.url}/v2/inflight/blobs/uploads/`, { method: 'POST' })).headers.get('location')!, reg.url);
+    const slow = request(location, { method: 'PATCH', headers: { 'content-type': 'application/octet-stream', 'content-length': '10' } });
+    slow.on('error', () => undefined);
+    slow.write('12345');
+    let inFlight: number | undefined;
+    for (let i = 0; i < 50 && inFlight !== 2; i++) {
+      inFlight = parseMetrics(await scrape(`${reg.url}/metrics`)).get('registry_http_requests_in_flight');
+      if (inFlight !== 2) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(inFlight).toBe(2);
+    const done = new Promise<number>((resolve) => slow.on('response', (res) => resolve(res.statusCode ?? 0)));
+    slow.end('67890');
+    expect(await done).toBe(202);
+    for (let i = 0; i < 50 && inFlight !== 1; i++) {
+      inFlight = parseMetrics(await scrape(`${reg.url}/metrics`)).get('registry_http_requests_in_flight');
+      if (inFlight !== 1) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(inFlight).toBe(1);
   });
 
   it('can turn process metrics off, and metrics off entirely', async () => {

@@ -1,0 +1,130 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+
+/**
+ * Real clients (skopeo, podman) as child processes. Always asynchronous: a synchronous exec would block the
+ * event loop of the test process, which also serves the registry under test, and the client would hang.
+ */
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+}
+
+export class CommandError extends Error {
+  constructor(
+    readonly command: string,
+    readonly code: number | string | null,
+    readonly stdout: string,
+    readonly stderr: string,
+  ) {
+    super(`${command} failed (${code}):\n${stderr || stdout}`);
+  }
+}
+
+export function run(cmd: string, args: readonly string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      cmd,
+      args,
+      { timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024, env: options.env ?? process.env, cwd: options.cwd },
+      (err, stdout, stderr) => {
+        if (err) {
+          const code = (err as NodeJS.ErrnoException & { code?: number | string }).code ?? null;
+          reject(new CommandError(`${cmd} ${args.join(' ')}`, code, stdout, stderr));
+        } else resolve({ stdout, stderr });
+      },
+    );
+  });
+}
+
+export async function hasCommand(cmd: string): Promise<boolean> {
+  try {
+    await run('sh', ['-c', `command -v ${cmd}`]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * skopeo with its own policy (accept anything) and an empty registries.conf, so the machine's
+ * /etc/containers files cannot change what the test sees. skopeo 1.9 ignores CONTAINERS_REGISTRIES_CONF;
+ * `--registries-conf` is its (hidden) global flag for the same thing.
+ */
+export class Skopeo {
+  private constructor(private readonly dir: string) {}
+
+  static async create(): Promise<Skopeo> {
+    const dir = await mkdtemp('/tmp/skopeo-');
+    await writeFile(join(dir, 'policy.json'), JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
+    await writeFile(join(dir, 'registries.conf'), 'unqualified-search-registries = []\n');
+    return new Skopeo(dir);
+  }
+
+  run(args: readonly string[], timeoutMs?: number): Promise<RunResult> {
+    return run('skopeo', ['--policy', join(this.dir, 'policy.json'), '--registries-conf', join(this.dir, 'registries.conf'), ...args], { timeoutMs });
+  }
+
+  async json<T>(args: readonly string[]): Promise<T> {
+    return JSON.parse((await this.run(args)).stdout) as T;
+  }
+
+  async close(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * podman with private storage: its own --root, a --runroot short enough for podman's socket paths
+ * (< 50 chars, hence directly under /tmp), --tmpdir, the vfs driver (no overlay mounts needed) and file events.
+ */
+export class Podman {
+  private constructor(private readonly dir: string) {}
+
+  static async create(): Promise<Podman> {
+    const dir = await mkdtemp('/tmp/pm-');
+    await writeFile(join(dir, 'registries.conf'), 'unqualified-search-registries = []\n');
+    await writeFile(join(dir, 'policy.json'), JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
+    return new Podman(dir);
+  }
+
+  run(args: readonly string[], timeoutMs?: number): Promise<RunResult> {
+    const global = [
+      '--root', join(this.dir, 'root'),
+      '--runroot', join(this.dir, 'run'),
+      '--tmpdir', join(this.dir, 'tmp'),
+      '--storage-driver', 'vfs',
+      '--events-backend', 'file',
+      '--cgroup-manager', 'cgroupfs',
+    ];
+    const env = { ...process.env, CONTAINERS_REGISTRIES_CONF: join(this.dir, 'registries.conf') };
+    return run('podman', [...global, ...args], { timeoutMs, env });
+  }
+
+  policyPath(): string {
+    return join(this.dir, 'policy.json');
+  }
+
+  async close(): Promise<void> {
+    // vfs layers may be read-only copies; podman's own reset would also work but needs the same flags.
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface LoggedRequest {
+  method: string;
+  url: string;
+  status: number;
+}
+
+/** Records every request a test server answers, to prove what a client did (e.g. mount instead of upload). */
+export function recordRequests(server: Server): LoggedRequest[] {
+  const log: LoggedRequest[] = [];
+  server.on('request', (req, res) => {
+    res.on('finish', () => log.push({ method: req.method ?? '', url: req.url ?? '', status: res.statusCode }));
+  });
+  return log;
+}
