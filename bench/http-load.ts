@@ -54,7 +54,7 @@ export interface LoadResult {
 
 /** Manifest GETs at fixed concurrency for `seconds`: wrk when installed (less client CPU), else a Node loop. */
 export async function manifestLoad(url: string, accept: string, seconds: number, concurrency: number): Promise<LoadResult> {
-  if (process.env.BENCH_LOAD !== 'node' && (await hasWrk())) return wrkLoad(url, accept, seconds, concurrency);
+  if (process.env.BENCH_LOAD !== 'node' && (await hasCommand('wrk'))) return wrkLoad(url, accept, seconds, concurrency);
   return nodeLoad(url, accept, seconds, concurrency);
 }
 
@@ -79,9 +79,9 @@ async function nodeLoad(url: string, accept: string, seconds: number, concurrenc
   return { requests: done, seconds: elapsed, perSecond: done / elapsed, errors, tool: `node loop, ${concurrency} connections` };
 }
 
-function hasWrk(): Promise<boolean> {
+function hasCommand(cmd: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const p = spawn('wrk', ['--version'], { stdio: 'ignore' });
+    const p = spawn(cmd, ['--version'], { stdio: 'ignore' });
     p.on('error', () => resolve(false));
     p.on('exit', () => resolve(true));
   });
@@ -111,4 +111,28 @@ function wrkLoad(url: string, accept: string, seconds: number, concurrency: numb
       });
     });
   });
+}
+
+/**
+ * Downloads a blob and returns MB/s. curl when installed: a Node client on the same 2 cores costs as much CPU
+ * as the server and caps both registries at a few hundred MB/s, hiding the difference between them.
+ */
+export async function blobReadMBps(base: string, repo: string, digest: string, size: number): Promise<{ MBps: number; tool: string }> {
+  const url = `${base}/v2/${repo}/blobs/${digest}`;
+  if (process.env.BENCH_CLIENT !== 'node' && (await hasCommand('curl'))) {
+    const out = await new Promise<string>((resolve, reject) => {
+      const p = spawn('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code} %{size_download} %{time_total}', url], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let text = '';
+      p.stdout.on('data', (b: Buffer) => (text += b.toString()));
+      p.on('error', reject);
+      p.on('exit', () => resolve(text));
+    });
+    const [status, bytes, secs] = out.trim().split(' ').map(Number) as [number, number, number];
+    if (status !== 200 || bytes !== size) throw new Error(`curl GET blob: ${out}`);
+    return { MBps: bytes / 1e6 / secs, tool: 'curl' };
+  }
+  const t = performance.now();
+  const bytes = await getBlob(base, repo, digest);
+  if (bytes !== size) throw new Error(`short blob read: ${bytes} of ${size}`);
+  return { MBps: bytes / 1e6 / ((performance.now() - t) / 1000), tool: 'node http' };
 }

@@ -76,11 +76,16 @@ async function main(): Promise<void> {
       const results = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => download(`${server.url}/v2/bench/big/blobs/${bigDigest}`, i === 0)));
       const seconds = (performance.now() - started) / 1000;
       const peak = await rss(server.pid);
-      const fetches = (await upstreamBlobFetches(server.url)) ?? 'n/a';
+      // The fill is observed once committed (fsync + rename), a moment after clients got the last byte.
+      let fetches = await upstreamBlobFetches(server.url);
+      for (let i = 0; fetches === undefined && i < 300; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        fetches = await upstreamBlobFetches(server.url);
+      }
       const ok = results.every((r) => r.bytes === BIG_MIB * MIB) && results[0]!.digest === bigDigest;
       console.log(
         `${CLIENTS} clients × cold ${BIG_MIB} MiB blob: ${seconds.toFixed(2)} s, ${((CLIENTS * BIG_MIB) / seconds).toFixed(0)} MiB/s delivered in total, ` +
-          `all complete and verified: ${ok}, upstream blob GETs: ${fetches}`,
+          `all complete and verified: ${ok}, upstream blob fetches: ${fetches ?? 'n/a'}`,
       );
       console.log(`server RSS: idle ${(idle.rss / MIB).toFixed(0)} MiB, peak (VmHWM) during the cold fill ${(peak.hwm / MIB).toFixed(0)} MiB`);
       // The same 8 clients again, now from the cache: what the cold run costs over plain serving.
@@ -102,14 +107,14 @@ async function main(): Promise<void> {
   }
 }
 
-/** Pulls like a client: manifest, then every blob, discarding bytes. */
+/** Pulls like a client: manifest, then every blob, verifying each digest as skopeo/podman/containerd do. */
 async function pull(base: string, name: string, ref: string): Promise<void> {
   const res = await fetch(`${base}/v2/${name}/manifests/${ref}`, { headers: { accept: ACCEPT } });
   if (res.status !== 200) throw new Error(`manifest: ${res.status} ${await res.text()}`);
   const m = (await res.json()) as { config: { digest: string; size: number }; layers: Array<{ digest: string; size: number }> };
   for (const d of [m.config, ...m.layers]) {
-    const r = await download(`${base}/v2/${name}/blobs/${d.digest}`, false);
-    if (r.bytes !== d.size) throw new Error(`blob ${d.digest}: ${r.bytes} of ${d.size} bytes`);
+    const r = await download(`${base}/v2/${name}/blobs/${d.digest}`, true);
+    if (r.bytes !== d.size || r.digest !== d.digest) throw new Error(`blob ${d.digest}: ${r.bytes} of ${d.size} bytes, digest ${r.digest}`);
   }
 }
 
@@ -166,8 +171,9 @@ async function startServer(work: string, upstreamUrl: string, label: string): Pr
 
 /** registry_upstream_requests_total from the server's /metrics, if the metrics endpoint is mounted. */
 async function upstreamBlobFetches(base: string): Promise<string | undefined> {
-  const res = await fetch(`${base}/metrics`).catch(() => undefined);
-  if (!res || res.status !== 200) return undefined;
+  const res = await fetch(`${base}/metrics`).catch((err: Error) => err);
+  if (res instanceof Error) return `n/a (${res.message})`;
+  if (res.status !== 200) return `n/a (/metrics answered ${res.status})`;
   const text = await res.text();
   // One observation per blob fill (the histogram's _count), not per client.
   const line = text.split('\n').find((l) => /^registry_upstream_fetch_duration_seconds_count\{.*kind="blob"/.test(l));

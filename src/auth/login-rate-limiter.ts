@@ -54,3 +54,21 @@ export class LoginRateLimiter {
     return keys;
   }
 }
+
+/**
+ * A Map that forgets its oldest entry beyond `max` (insertion order): keyv's memory store for the counters.
+ * Keyv only treats real Maps as memory stores, so this extends Map rather than wrapping an LRU cache.
+ */
+export class BoundedMap<K, V> extends Map<K, V> {
+  constructor(private readonly max: number) {
+    super();
+  }
+
+  override set(key: K, value: V): this {
+    if (!this.has(key) && this.size >= this.max) {
+      const oldest = this.keys().next();
+      if (!oldest.done) this.delete(oldest.value);
+    }
+    return super.set(key, value);
+  }
+}

@@ -1,7 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import KeyvRedis from '@keyv/redis';
 import { Keyv } from 'keyv';
-import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../oci/types.js';
@@ -11,7 +10,7 @@ import { OpenAuthorizer, type Authorizer } from './authorizer.js';
 import { CredentialVerifier, type TokenRecord, type UserRecord } from './credential-verifier.js';
 import { credentialStorePath, FsCredentialStore } from './fs-credential-store.js';
 import { parseHtpasswd } from './htpasswd.js';
-import { LoginRateLimiter } from './login-rate-limiter.js';
+import { BoundedMap, LoginRateLimiter } from './login-rate-limiter.js';
 import { VisibilityPolicy, type Visibility } from './policy.js';
 import { hashPassword, hashTokenSecret } from './secrets.js';
 import { defaultSigningKeyPath, SigningKeyFile } from './signing-key.js';
@@ -104,7 +103,7 @@ export async function createAuth(config: Config, deps: AuthDeps): Promise<Auth> 
     (config.cache.redisUrl
       ? new Keyv({ store: new KeyvRedis(config.cache.redisUrl), namespace: 'auth-failures' })
       : // Bounded: a guesser rotating through many source addresses cannot grow memory without limit.
-        new Keyv({ store: new LRUCache<string, object>({ max: 100_000 }), namespace: 'auth-failures' }));
+        new Keyv({ store: new BoundedMap(100_000), namespace: 'auth-failures' }));
   const limiter = new LoginRateLimiter(counterStore, auth.rateLimit, deps.clock);
   const events = new AuthEvents(deps.logger, deps.counters);
 

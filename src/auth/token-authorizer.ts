@@ -6,7 +6,7 @@ import { parseAuthorization } from './credentials.js';
 import type { LoginRateLimiter } from './login-rate-limiter.js';
 import type { Identity, VisibilityPolicy } from './policy.js';
 import { bearerChallenge, formatScope, type ChallengeError } from './scope.js';
-import type { TokenService } from './token-service.js';
+import type { TokenService, VerifiedToken } from './token-service.js';
 
 export interface TokenAuthorizerDeps {
   readonly verifier: CredentialVerifier;
@@ -63,7 +63,7 @@ export class TokenAuthorizer implements Authorizer {
   }
 
   private async bearer(request: AuthRequest, wanted: readonly Access[], token: string, isPublicPull: Allows): Promise<Grant> {
-    let verified;
+    let verified: VerifiedToken;
     try {
       verified = await this.deps.tokens.verify(token);
     } catch {

@@ -152,11 +152,13 @@ async function createToken(values: Values, store: FsCredentialStore, now: number
     createdAt: new Date(now).toISOString(),
     ...(expiresAt === undefined ? {} : { expiresAt: new Date(expiresAt).toISOString() }),
   };
-  await store.update((data) => {
+  const known = await store.update((data) => {
     // Tokens of users defined in the config or htpasswd file are allowed: the owner is checked at login.
     if (data.users.some((u) => u.name === user && u.revokedAt)) throw new Error(`user ${user} is revoked`);
     data.tokens.push(record);
+    return data.users.some((u) => u.name === user);
   });
+  if (!known) io.err(`note: ${user} is not a user in ${store.path}; the token works only if the config or htpasswd file defines ${user}`);
   io.out(`created token ${record.id} (${name}) for ${user}: ${scopes.join(',')} on ${namespaces.join(',')}${record.expiresAt ? `, expires ${record.expiresAt}` : ''}`);
   io.out(`token (shown once): ${secret}`);
   io.out(`use it as the password: docker login -u ${user} --password-stdin`);

@@ -126,7 +126,8 @@ export class BlobFill extends EventEmitter {
       let batched = 0;
       const flush = async () => {
         if (batched === 0) return;
-        await this.handle!.writev(batch, this.written);
+        const { bytesWritten } = await this.handle!.writev(batch, this.written);
+        if (bytesWritten !== batched) throw new Error(`short write to ${this.tmpPath}: ${bytesWritten} of ${batched} bytes`);
         this.written += batched;
         metrics.upstreamBytes.inc({ upstream }, batched);
         batch = [];

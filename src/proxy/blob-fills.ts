@@ -36,8 +36,10 @@ export class BlobFills {
     return this.running.size;
   }
 
-  close(): void {
+  /** Aborts running fills and waits until each has cleaned up its temp file. */
+  async close(): Promise<void> {
     this.abort.abort();
+    await Promise.allSettled([...this.running.values()].map((f) => f.done));
   }
 }
 

@@ -82,7 +82,7 @@ export function createMirror(d: MirrorDeps): Mirror | undefined {
   return {
     resolver: new MirrorResolver(d.hosted, new UpstreamRouter(upstreams), ctx),
     async close() {
-      fills.close();
+      await fills.close();
       for (const t of transports) t.close();
       await shared.disconnect().catch(() => undefined);
     },

@@ -97,3 +97,20 @@ export async function freeLoopbackPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
+
+/** A histogram's observation count for the series whose labels include `labels` (read in-process, no scrape). */
+export async function histogramCount(metric: { get(): Promise<{ values: Array<{ metricName?: string; labels: object; value: number }> }> }, labels: Record<string, string>): Promise<number> {
+  const { values } = await metric.get();
+  return values
+    .filter((v) => v.metricName?.endsWith('_count') && Object.entries(labels).every(([k, want]) => (v.labels as Record<string, unknown>)[k] === want))
+    .reduce((n, v) => n + v.value, 0);
+}
+
+/** Polls `check` until it returns true (work that finishes after the client's response, e.g. a cache fill's commit). */
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

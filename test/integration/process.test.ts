@@ -173,7 +173,11 @@ describe('the real entry point (node --import tsx src/main.ts)', () => {
     const put = fetch(location, { method: 'PUT', body, duplex: 'half' } as RequestInit & { duplex: 'half' });
 
     await signalSent;
-    await new Promise((r) => setTimeout(r, 200));
+    // Wait until the process has acted on the signal (its log says so), not for a guessed delay.
+    for (const until = Date.now() + 10_000; !reg.lines.some((l) => String(l.msg).startsWith('shutting down')); ) {
+      if (Date.now() > until) throw new Error('no shutdown log line after SIGTERM');
+      await new Promise((r) => setTimeout(r, 20));
+    }
     // Draining: nothing half-visible yet, and no new connections accepted.
     await expect(access(blobPath(dataDir, digest))).rejects.toThrow();
     await expect(fetch(`${reg.url}/healthz`, { headers: { Connection: 'close' } })).rejects.toThrow();
@@ -189,4 +193,38 @@ describe('the real entry point (node --import tsx src/main.ts)', () => {
     expect(await readdir(join(dataDir, 'uploads'))).toEqual([]);
     expect((await listFiles(join(dataDir, 'blobs'))).length).toBe(1);
   });
+
+  it('memory stays flat in blob size: a 1 GiB blob pushes and pulls with peak RSS under 200 MB', async () => {
+    const dataDir = join(await freshParent(), 'data');
+    const reg = await startProcess({ DATA_DIR: dataDir });
+    const block = randomBytes(1024 * 1024);
+    const BLOCKS = 1024;
+    const hash = createHash('sha256');
+    for (let i = 0; i < BLOCKS; i++) hash.update(block);
+    const digest = `sha256:${hash.digest('hex')}`;
+    let i = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (i++ === BLOCKS) controller.close();
+        else controller.enqueue(block);
+      },
+    });
+    const put = await fetch(`${reg.url}/v2/big/blobs/uploads/?digest=${digest}`, { method: 'POST', body, duplex: 'half' } as RequestInit & { duplex: 'half' });
+    expect(put.status).toBe(201);
+
+    const got = await fetch(`${reg.url}/v2/big/blobs/${digest}`);
+    expect(got.status).toBe(200);
+    expect(got.headers.get('content-length')).toBe(String(BLOCKS * block.length));
+    const check = createHash('sha256');
+    for await (const chunk of got.body!) check.update(chunk);
+    expect(`sha256:${check.digest('hex')}`).toBe(digest);
+
+    // VmHWM: the process's peak resident set over its whole life.
+    const status = await readFile(`/proc/${reg.child.pid}/status`, 'utf8');
+    const peakKb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]);
+    expect(peakKb).toBeGreaterThan(0);
+    expect(peakKb / 1024).toBeLessThan(200);
+    reg.child.kill('SIGTERM');
+    expect(await withTimeout(reg.exited, 15_000, 'exit')).toBe(0);
+  }, 120_000);
 });

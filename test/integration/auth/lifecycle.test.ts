@@ -1,4 +1,8 @@
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runAdmin } from '../../../src/cli/admin-commands.js';
 import { basic, fetchToken, pushSmallImage, seedCredentials } from '../../helpers/auth.js';
@@ -167,5 +171,22 @@ describe('denials are logged with a reason and counted', () => {
     expect(lines[2]).toContain('"scope":"repository:acme/app:delete"');
     expect(lines[2]).toContain('"user":"alice"');
     expect(log.text()).not.toContain(tokens.ci!.secret);
+  });
+});
+
+describe('htpasswd (moving from Distribution)', () => {
+  it('accepts bcrypt users from a file written by htpasswd -B, with the configured rights', async () => {
+    const dir = await tmpDir('auth-htpasswd-');
+    const { stdout } = await promisify(execFile)('htpasswd', ['-nbB', 'carol', 'carol-password']);
+    const file = join(dir, 'htpasswd');
+    await writeFile(file, stdout);
+    const reg = await startRegistry({ auth: { enabled: true, htpasswd: { file } } }, { dataDir: dir });
+    running.push(reg);
+    const carol = basic('carol', 'carol-password');
+    await pushSmallImage(reg.url, 'team/app', '1', carol);
+    expect((await pull(reg, basic('carol', 'wrong'))).status).toBe(401);
+    const t = await fetchToken(reg.url, ['repository:team/app:pull'], carol);
+    const res = await fetch(`${reg.url}/v2/team/app/manifests/1`, { headers: { ...ACCEPT, authorization: `Bearer ${t.token}` } });
+    expect(res.status).toBe(200);
   });
 });

@@ -11,21 +11,22 @@ import { startRegistry, tmpDir, type RunningRegistry } from '../../helpers/regis
  */
 
 const CALLERS = ['anonymous', 'read', 'write', 'delete', 'otherNamespace', 'expired', 'revoked', 'wrongPassword'] as const;
-const ACTIONS = ['pull', 'push', 'mount', 'delete', 'catalog', 'tags', 'referrers'] as const;
+// The issue's seven actions, then two more routes that must follow the same rules: blob GET and upload start.
+const ACTIONS = ['pull', 'push', 'mount', 'delete', 'catalog', 'tags', 'referrers', 'blob', 'upload'] as const;
 const VISIBILITIES = ['private', 'public'] as const;
 type Caller = (typeof CALLERS)[number];
 type Action = (typeof ACTIONS)[number];
 type Visibility = (typeof VISIBILITIES)[number];
 
 // One column per action, in ACTIONS order. 200+ / 200-: the catalog answers and does / does not list the repository.
-//                          pull push mount delete catalog tags referrers
-const ALL_401 = '401 401 401 401 401 401 401';
+//                          pull push mount delete catalog tags referrers blob upload
+const ALL_401 = '401 401 401 401 401 401 401 401 401';
 const EXPECTED: Record<Caller, Record<Visibility, string>> = {
-  anonymous: { private: ALL_401, public: '200 401 401 401 401 200 200' },
-  read: { private: '200 403 403 403 200+ 200 200', public: '200 403 403 403 200+ 200 200' },
-  write: { private: '200 201 201 403 200+ 200 200', public: '200 201 201 403 200+ 200 200' },
-  delete: { private: '200 403 403 202 200+ 200 200', public: '200 403 403 202 200+ 200 200' },
-  otherNamespace: { private: '403 403 403 403 200- 403 403', public: '200 403 403 403 200+ 200 200' },
+  anonymous: { private: ALL_401, public: '200 401 401 401 401 200 200 200 401' },
+  read: { private: '200 403 403 403 200+ 200 200 200 403', public: '200 403 403 403 200+ 200 200 200 403' },
+  write: { private: '200 201 201 403 200+ 200 200 200 202', public: '200 201 201 403 200+ 200 200 200 202' },
+  delete: { private: '200 403 403 202 200+ 200 200 200 403', public: '200 403 403 202 200+ 200 200 200 403' },
+  otherNamespace: { private: '403 403 403 403 200- 403 403 403 403', public: '200 403 403 403 200+ 200 200 200 403' },
   expired: { private: ALL_401, public: ALL_401 },
   revoked: { private: ALL_401, public: ALL_401 },
   wrongPassword: { private: ALL_401, public: ALL_401 },
@@ -150,6 +151,10 @@ function requestFor(action: Action, v: Visibility, mode: string, caller: Caller)
       return { method: 'GET', path: `/v2/${repo}/tags/list`, scopes: [`repository:${repo}:pull`], challenge: `repository:${repo}:pull` };
     case 'referrers':
       return { method: 'GET', path: `/v2/${repo}/referrers/${img.digest}`, scopes: [`repository:${repo}:pull`], challenge: `repository:${repo}:pull` };
+    case 'blob':
+      return { method: 'GET', path: `/v2/${repo}/blobs/${img.layer}`, scopes: [`repository:${repo}:pull`], challenge: `repository:${repo}:pull` };
+    case 'upload':
+      return { method: 'POST', path: `/v2/${repo}/blobs/uploads/`, scopes: [`repository:${repo}:pull,push`], challenge: `repository:${repo}:push` };
   }
 }
 

@@ -113,6 +113,22 @@ describe('GET /token', () => {
   });
 });
 
+describe('tampered tokens at the registry', () => {
+  it('a pull token edited to allow push, or re-signed with alg none, is rejected as invalid_token', async () => {
+    const { token } = await fetchToken(reg.url, ['repository:acme/app:pull'], basic('alice', tokens.ci!.secret));
+    const [header, payload, signature] = token!.split('.');
+    const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>;
+    claims.access = [{ type: 'repository', name: 'acme/app', actions: ['pull', 'push'] }];
+    const widened = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${signature}`;
+    const none = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.`;
+    for (const forged of [widened, none]) {
+      const res = await fetch(`${reg.url}/v2/acme/app/blobs/uploads/`, { method: 'POST', headers: { authorization: `Bearer ${forged}` } });
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
+    }
+  });
+});
+
 describe('POST /token (OAuth2, containerd and podman)', () => {
   async function post(form: Record<string, string>): Promise<Response> {
     return fetch(`${reg.url}/token`, { method: 'POST', body: new URLSearchParams(form) });

@@ -51,5 +51,19 @@ describe('auth config', () => {
     const withEnv = await createAuth(cfg, { ...deps, env: { CI_PW: 'from-the-env' } });
     const basic = `Basic ${Buffer.from('ci:from-the-env').toString('base64')}`;
     await expect(withEnv.authorizer.authorize({ ...req, authorization: basic }, [{ type: 'repository', name: 'x/y', actions: ['pull'] }])).resolves.toMatchObject({ subject: 'ci' });
+
+    const tokenCfg = parseConfig({
+      ...base,
+      auth: {
+        enabled: true,
+        users: [{ name: 'bot', access: [{ namespace: 'x', scopes: ['read', 'write'] }] }],
+        tokens: [{ name: 'deploy', user: 'bot', secretEnv: 'DEPLOY_TOKEN', scopes: ['read'], namespaces: ['x'] }],
+      },
+    });
+    const secret = 'rgt_provisioned-from-the-environment-0123456789';
+    const withToken = await createAuth(tokenCfg, { ...deps, env: { DEPLOY_TOKEN: secret } });
+    const bot = `Basic ${Buffer.from(`bot:${secret}`).toString('base64')}`;
+    await expect(withToken.authorizer.authorize({ ...req, authorization: bot }, [{ type: 'repository', name: 'x/y', actions: ['pull'] }])).resolves.toMatchObject({ subject: 'bot' });
+    await expect(withToken.authorizer.authorize({ ...req, authorization: bot }, [{ type: 'repository', name: 'x/y', actions: ['push'] }])).rejects.toSatisfy((e) => isOciError(e, 'DENIED'));
   });
 });

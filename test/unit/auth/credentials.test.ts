@@ -7,7 +7,7 @@ import { WatchedFile } from '../../../src/auth/auth-files.js';
 import { CredentialVerifier } from '../../../src/auth/credential-verifier.js';
 import { credentialStorePath, FsCredentialStore } from '../../../src/auth/fs-credential-store.js';
 import { parseHtpasswd } from '../../../src/auth/htpasswd.js';
-import { LoginRateLimiter } from '../../../src/auth/login-rate-limiter.js';
+import { BoundedMap, LoginRateLimiter } from '../../../src/auth/login-rate-limiter.js';
 import { hashTokenSecret, newTokenSecret } from '../../../src/auth/secrets.js';
 import { seedCredentials, scratchDirs } from '../../helpers/auth.js';
 import { ManualClock } from '../../helpers/mirror.js';
@@ -138,5 +138,18 @@ describe('LoginRateLimiter', () => {
     expect(await limiter.blockedFor('10.0.0.1', 'dave')).toBe(15);
     clock.advance(15_000);
     expect(await limiter.blockedFor('10.0.0.1', 'alice')).toBeUndefined();
+  });
+});
+
+describe('BoundedMap (the memory store of the counters)', () => {
+  it('works as a keyv store and forgets the oldest entries beyond its size', async () => {
+    const map = new BoundedMap<string, unknown>(2);
+    const kv = new Keyv({ store: map });
+    await kv.set('a', 1);
+    await kv.set('b', 2);
+    await kv.set('c', 3);
+    expect(await kv.get('a')).toBeUndefined();
+    expect(await kv.get('c')).toBe(3);
+    expect(map.size).toBe(2);
   });
 });

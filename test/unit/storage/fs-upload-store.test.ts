@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, readdir, rm } from 'node:fs/promises';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { digestOf } from '../../../src/oci/digest.js';
@@ -90,6 +91,22 @@ describe('FsUploadStore', () => {
     const d = digestOf(data);
     expect(await second.finish(up.id, d, body(data.subarray(15000)))).toEqual({ digest: d, size: data.length });
     expect(await readFile(layout.blob(d))).toEqual(data);
+  });
+
+  it('after a restart the digest comes from the bytes on disk, not from memory', async () => {
+    const first = await newStore();
+    const up = await first.start('app');
+    await first.append(up.id, body(Buffer.from('original bytes')), 0);
+    // Same length, different content: only a fresh hash of the file can tell.
+    await writeFile(join(layout.upload(up.id), 'data'), 'tampered bytes');
+    const second = await newStore();
+    expect(isOciError(await rejection(second.finish(up.id, digestOf('original bytes'))), 'DIGEST_INVALID')).toBe(true);
+
+    const again = await first.start('app');
+    await first.append(again.id, body(Buffer.from('original bytes')), 0);
+    await writeFile(join(layout.upload(again.id), 'data'), 'tampered bytes');
+    const third = await newStore();
+    expect(await third.finish(again.id, digestOf('tampered bytes'))).toEqual({ digest: digestOf('tampered bytes'), size: 14 });
   });
 
   it('a wrong digest on finish is DIGEST_INVALID and stores nothing', async () => {
