@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeHub } from '../../helpers/fake-hub.js';
 import { labelValues, parseMetrics, scrape, type Samples } from '../../helpers/metrics.js';
-import { OCI_IMAGE_MANIFEST, makeImage, pushImage } from '../../helpers/push-image.js';
+import { OCI_IMAGE_MANIFEST, makeImage, pullImage, pushImage } from '../../helpers/push-image.js';
 import { startRegistry, type RunningRegistry } from '../../helpers/registry.js';
 
 const REPOS = 500;
@@ -20,10 +21,15 @@ const ROUTE_PATTERNS = [
 ];
 
 let reg: RunningRegistry;
+let hub: FakeHub;
 beforeAll(async () => {
-  reg = await startRegistry({ metrics: { storeScanIntervalSeconds: 0 } });
+  hub = await FakeHub.start();
+  reg = await startRegistry({ metrics: { storeScanIntervalSeconds: 0 }, upstreams: [{ name: 'hub', url: hub.url, prefix: 'docker.io/', dockerHub: true }] });
 });
-afterAll(() => reg.close());
+afterAll(async () => {
+  await reg?.close();
+  await hub?.stop();
+});
 
 /** What a client does with one repository: fill it by cross-repo mount + manifest PUT, then pull it every way. */
 async function exercise(i: number, base: ReturnType<typeof makeImage>): Promise<void> {
@@ -50,6 +56,16 @@ async function exercise(i: number, base: ReturnType<typeof makeImage>): Promise<
     const res = await fetch(`${reg.url}${path}`, { method });
     await res.arrayBuffer();
   }
+}
+
+/** Every label value of every registry_ series. */
+function allLabelValues(samples: Samples): Set<string> {
+  const values = new Set<string>();
+  for (const key of samples.keys()) {
+    if (!key.startsWith('registry_')) continue;
+    for (const m of key.matchAll(/="((?:[^"\\]|\\.)*)"/g)) values.add(m[1]!);
+  }
+  return values;
 }
 
 function registrySeries(samples: Samples): Set<string> {
@@ -79,5 +95,25 @@ describe('label cardinality', () => {
     // And the traffic was counted: one manifest GET by tag and one by digest per repository.
     const manifestGets = late.get('registry_http_requests_total{method="GET",route="/v2/:name/manifests/:reference",status="200"}');
     expect(manifestGets).toBe(REPOS * 2);
-  });
+  }, 180_000);
+
+  it(`pulling ${REPOS} different mirrored repositories adds no label values either (cache and upstream metrics are per upstream)`, async () => {
+    // One image upstream under 500 names: every name is a cold manifest; the blobs are shared.
+    const image = makeImage('library/shared', 'v1', [256]);
+    for (const b of image.blobs) hub.addBlob(b.data);
+    for (let i = 0; i < REPOS; i++) hub.addManifest(`library/mirrored-${i}`, OCI_IMAGE_MANIFEST, image.manifest, 'latest');
+    const pull = async (i: number) => {
+      await pullImage(reg.url, `docker.io/library/mirrored-${i}`, 'latest');
+      await (await fetch(`${reg.url}/v2/docker.io/library/mirrored-${i}/manifests/absent-${i}`)).arrayBuffer(); // upstream 404
+    };
+    for (let i = 0; i < 3; i++) await pull(i);
+    await scrape(`${reg.url}/metrics`);
+    const early = parseMetrics(await scrape(`${reg.url}/metrics`));
+    for (let i = 3; i < REPOS; i += 10) await Promise.all(Array.from({ length: Math.min(10, REPOS - i) }, (_, j) => pull(i + j)));
+    const late = parseMetrics(await scrape(`${reg.url}/metrics`));
+
+    expect([...allLabelValues(late)].sort()).toEqual([...allLabelValues(early)].sort());
+    for (const key of late.keys()) expect(key).not.toMatch(/mirrored-|absent-|library|sha256/);
+    expect(late.get('registry_cache_misses_total{kind="tag",upstream="hub"}')! - early.get('registry_cache_misses_total{kind="tag",upstream="hub"}')!).toBe(2 * (REPOS - 3)); // latest + absent
+  }, 180_000);
 });

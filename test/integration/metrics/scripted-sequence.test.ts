@@ -6,7 +6,7 @@ import { Layout } from '../../../src/storage/layout.js';
 import { basic, seedCredentials } from '../../helpers/auth.js';
 import { FakeHub } from '../../helpers/fake-hub.js';
 import { metricValue } from '../../helpers/metric-value.js';
-import { deltas, histogramCount, parseMetrics, scrape, seriesKey as k, until } from '../../helpers/metrics.js';
+import { deltas, histogramCount, parseMetrics, promtool, scrape, seriesKey as k, until } from '../../helpers/metrics.js';
 import { OCI_IMAGE_MANIFEST, makeImage, pullImage, pushImage, sha256 } from '../../helpers/push-image.js';
 import { startRegistry, tmpDir, type RunningRegistry } from '../../helpers/registry.js';
 
@@ -50,9 +50,9 @@ afterAll(async () => {
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
-async function snapshot(): Promise<{ samples: Map<string, number>; bytes: number }> {
+async function snapshot(): Promise<{ samples: Map<string, number>; bytes: number; text: string }> {
   const text = await scrape(`${reg.url}/metrics`);
-  return { samples: parseMetrics(text), bytes: Buffer.byteLength(text) };
+  return { samples: parseMetrics(text), bytes: Buffer.byteLength(text), text };
 }
 
 function exactDeltas(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
@@ -186,6 +186,11 @@ describe('scripted sequence', () => {
         },
       ),
     );
+
+    // With every family populated (cache, upstream, auth labels too), the exposition still passes promtool's lint.
+    const lint = await promtool(['check', 'metrics'], after.text);
+    expect(lint.output).toBe('');
+    expect(lint.code).toBe(0);
 
     // The same upstream traffic as the fake hub saw it.
     const tokenCalls = hub.count({ server: 'hub', path: '/token' });
