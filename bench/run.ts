@@ -159,7 +159,7 @@ function report(ours: Figures, peer: Figures, hugeSize: number, bigSize: number,
     [`blob push ${(bigSize / MiB).toFixed(0)} MiB, s`, ours.bigPushSeconds, peer.bigPushSeconds, (v) => v.toFixed(2), 'lower is better'],
     [`blob push ${(hugeSize / MiB).toFixed(0)} MiB, s`, ours.hugePushSeconds, peer.hugePushSeconds, (v) => v.toFixed(2), 'lower is better'],
     [`blob pull ${(hugeSize / MiB).toFixed(0)} MiB, s`, ours.hugePullSeconds, peer.hugePullSeconds, (v) => v.toFixed(2), 'lower is better'],
-    ['peak RSS during big push+pull, MB', ours.hugePeakRss / 1e6, peer.hugePeakRss / 1e6, (v) => v.toFixed(1), 'lower is better'],
+    [`peak RSS, ${(hugeSize / MiB).toFixed(0)} MiB push+pull, MB`, ours.hugePeakRss / 1e6, peer.hugePeakRss / 1e6, (v) => v.toFixed(1), 'lower is better'],
     ['peak RSS whole run, MB', ours.overallPeakRss / 1e6, peer.overallPeakRss / 1e6, (v) => v.toFixed(1), 'lower is better'],
   ];
   const w = [36, 10, 10, 12];

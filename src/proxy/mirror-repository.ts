@@ -45,10 +45,10 @@ export class MirrorRepository implements Repository {
     if (local) return local;
     const fill = this.ctx.fills.get(this.upstreamName, d);
     if (fill?.size !== undefined && fill.state !== 'failed') return { size: fill.size };
+    const stored = await this.ctx.blobs.stat(d);
+    if (stored) return this.adoptStored(d, stored);
     // Asks upstream without downloading the body.
-    const remote = await this.route.upstream.client.headBlob(this.route.remoteName, d);
-    if (await this.ctx.blobs.stat(d)) await this.ctx.index.linkBlob(this.name, d, 'cached');
-    return remote;
+    return this.route.upstream.client.headBlob(this.route.remoteName, d);
   }
 
   async getBlob(d: Digest): Promise<BlobHandle> {
@@ -59,9 +59,7 @@ export class MirrorRepository implements Repository {
     }
     const stored = !this.ctx.fills.get(this.upstreamName, d) && (await this.ctx.blobs.stat(d));
     if (stored) {
-      // Held for another repository: confirm this one has it upstream (cheap HEAD), then link, no download.
-      await this.route.upstream.client.headBlob(this.route.remoteName, d);
-      await this.ctx.index.linkBlob(this.name, d, 'cached');
+      await this.adoptStored(d, stored);
       this.ctx.metrics.cacheHits.inc({ upstream: this.upstreamName, kind: 'blob' });
       return { size: stored.size, open: (range) => this.ctx.blobs.open(d, range) };
     }
@@ -142,6 +140,24 @@ export class MirrorRepository implements Repository {
   private async localBlob(d: Digest): Promise<{ size: number } | undefined> {
     if (!(await this.ctx.index.hasBlob(this.name, d))) return undefined;
     return this.ctx.blobs.stat(d);
+  }
+
+  /**
+   * A blob already in the store for another repository: confirm this repository has it upstream
+   * (a HEAD, no download), then link it. If the upstream cannot answer, the verified bytes are served
+   * anyway, as cached tags are (stale-if-error); a definite "not here" from upstream is respected.
+   */
+  private async adoptStored(d: Digest, stored: { size: number }): Promise<{ size: number }> {
+    try {
+      await this.route.upstream.client.headBlob(this.route.remoteName, d);
+    } catch (err) {
+      if (!isOciError(err, 'UNAVAILABLE') && !isOciError(err, 'TOOMANYREQUESTS')) throw err;
+      this.ctx.metrics.cacheStaleServed.inc({ upstream: this.upstreamName, kind: 'blob' });
+      this.ctx.logger.warn({ upstream: this.upstreamName, repository: this.name, digest: d, err: err.message }, 'upstream could not confirm a stored blob; serving it (stale-if-error)');
+      return stored;
+    }
+    await this.ctx.index.linkBlob(this.name, d, 'cached');
+    return stored;
   }
 
   private source(): BlobSource {

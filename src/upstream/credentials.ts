@@ -1,4 +1,12 @@
-import type { UpstreamCredentialsConfig } from '../config/upstreams-schema.js';
+/** The config's credentials block (config/upstreams-schema.ts), restated so upstream/ needs only oci/. */
+export interface CredentialsSource {
+  username?: string;
+  usernameEnv?: string;
+  password?: string;
+  passwordEnv?: string;
+  token?: string;
+  tokenEnv?: string;
+}
 
 /** Credentials after env-var indirection; kept out of every log line and error message. */
 export interface UpstreamCredentials {
@@ -14,7 +22,7 @@ export interface UpstreamCredentials {
  */
 export function resolveCredentials(
   upstream: string,
-  config: UpstreamCredentialsConfig | undefined,
+  config: CredentialsSource | undefined,
   env: Readonly<Record<string, string | undefined>>,
 ): UpstreamCredentials | undefined {
   if (!config) return undefined;

@@ -62,6 +62,9 @@ export class FakeHub {
   /** Every token handed out, in order (tests check none of them reaches a log). */
   readonly issued: string[] = [];
   rateLimitRemaining = 100;
+  /** Blob bodies being sent right now, and the most at once (checks per-upstream concurrency limits). */
+  blobsInFlight = 0;
+  maxBlobsInFlight = 0;
   private readonly repos = new Map<string, { tags: Map<string, string>; manifests: Map<string, Manifest> }>();
   private readonly blobs = new Map<string, Blob>();
   private readonly tokens = new Map<string, { repos: Set<string>; validUntil: number }>();
@@ -243,6 +246,8 @@ export class FakeHub {
     const cutAt = this.faults.cut.has(digest) ? Math.floor(blob.size / 2) : Infinity;
     const delay = this.faults.blobChunkDelayMs;
     let sent = 0;
+    this.maxBlobsInFlight = Math.max(this.maxBlobsInFlight, ++this.blobsInFlight);
+    res.once('close', () => this.blobsInFlight--);
     const faulty = new Transform({
       transform(chunk: Buffer, _enc, done) {
         const out = corrupt && sent === 0 ? Buffer.from(chunk) : chunk;

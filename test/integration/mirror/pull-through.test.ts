@@ -67,6 +67,16 @@ describe('pull-through cache against a Docker-Hub-like upstream', () => {
     expect(Number(head.headers.get('content-length'))).toBe(image.manifest.size);
   });
 
+  it('a blob cached for one repository is linked into another after an upstream HEAD, not downloaded again', async () => {
+    await hub.addFromLayout(layoutDir, 'library/alpine-copy', image.manifest.digest, '1');
+    const layer = image.layers[0]!.digest;
+    const res = await fetch(`${mirror.url}/v2/library/alpine-copy/blobs/${layer}`);
+    expect(res.status).toBe(200);
+    expect(sha256(Buffer.from(await res.arrayBuffer()))).toBe(layer);
+    expect(hub.count({ server: 'blobs', method: 'GET', path: `/data/${layer}` })).toBe(1);
+    expect(hub.count({ server: 'blobs', method: 'HEAD', path: `/data/${layer}` })).toBe(1);
+  });
+
   it('an ?ns= for a registry we do not mirror is not sent to the default upstream', async () => {
     const res = await fetch(`${mirror.url}/v2/library/alpine/manifests/1?ns=quay.io`);
     expect(res.status).toBe(404);
@@ -96,7 +106,7 @@ describe('pull-through cache against a Docker-Hub-like upstream', () => {
     expect(push.status).toBe(403);
     expect(((await push.json()) as { errors: Array<{ code: string }> }).errors[0]!.code).toBe('DENIED');
     const catalog = (await (await fetch(`${mirror.url}/v2/_catalog`)).json()) as { repositories: string[] };
-    expect(catalog.repositories).toEqual(['docker.io/library/alpine', 'docker.io/library/busybox']);
+    expect(catalog.repositories).toEqual(['docker.io/library/alpine', 'docker.io/library/busybox']); // alpine-copy: a blob link only, no manifest
   });
 
   it('lists tags from upstream and answers unknown images with MANIFEST_UNKNOWN', async () => {

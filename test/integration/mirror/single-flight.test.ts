@@ -87,6 +87,24 @@ describe('single-flight fills', () => {
   });
 });
 
+
+describe('per-upstream concurrency', () => {
+  it('maxConcurrency bounds the transfers in flight to one upstream (p-queue)', async () => {
+    const hub = await FakeHub.start();
+    hub.faults.blobChunkDelayMs = 2;
+    const mirror = await startMirror(hub.url, { maxConcurrency: 2 });
+    try {
+      const digests = Array.from({ length: 6 }, () => hub.addBlob(randomBytes(512 * 1024)));
+      const results = await Promise.all(digests.map(async (d) => sha256(Buffer.from(await (await fetch(`${mirror.url}/v2/library/many/blobs/${d}`)).arrayBuffer()))));
+      expect(results).toEqual(digests);
+      expect(hub.maxBlobsInFlight).toBe(2);
+    } finally {
+      await mirror.close();
+      await hub.stop();
+    }
+  });
+});
+
 async function waitFor(check: () => boolean, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
