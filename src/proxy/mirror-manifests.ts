@@ -48,11 +48,11 @@ export class ManifestMirror {
     if (cached && record) {
       if (record.origin === 'hosted') return cached;
       if (await this.ctx.freshness.isFresh(localName, tag, cached, this.route.upstream.config.tagTtlSeconds)) {
-        this.ctx.metrics.cacheHits.inc({ ...this.labels, kind: 'tag' });
+        this.ctx.metrics.cacheHits.inc({ ...this.labels, kind: 'manifest' });
         return cached;
       }
     }
-    this.ctx.metrics.cacheMisses.inc({ ...this.labels, kind: 'tag' });
+    this.ctx.metrics.cacheMisses.inc({ ...this.labels, kind: 'manifest' });
     // One revalidation or fetch per tag at a time, shared by every concurrent client.
     return this.ctx.flights.run(`tag|${localName}:${tag}`, () => (cached && record ? this.revalidate(tag, cached) : this.fetchTag(tag)));
   }
@@ -65,7 +65,7 @@ export class ManifestMirror {
       current = await upstream.client.headManifest(remoteName, tag);
     } catch (err) {
       if (isOciError(err, 'MANIFEST_UNKNOWN') || isOciError(err, 'NAME_UNKNOWN')) throw err;
-      this.ctx.metrics.cacheStaleServed.inc({ ...this.labels, kind: 'tag' });
+      this.ctx.metrics.cacheStaleServed.inc({ ...this.labels, kind: 'manifest' });
       this.ctx.logger.warn(
         { upstream: upstream.config.name, repository: localName, tag, digest: cached, err: (err as Error).message },
         'upstream failed to revalidate a tag; serving the cached manifest (stale-if-error)',

@@ -151,9 +151,9 @@ describe('scripted sequence', () => {
         },
         // Cache: the tag and 3 blobs missed cold and hit warm; the corrupted blob missed.
         {
-          [k('registry_cache_misses_total', { kind: 'tag', upstream: 'hub' })]: 1,
+          [k('registry_cache_misses_total', { kind: 'manifest', upstream: 'hub' })]: 1,
           [k('registry_cache_misses_total', { kind: 'blob', upstream: 'hub' })]: 3 + 1,
-          [k('registry_cache_hits_total', { kind: 'tag', upstream: 'hub' })]: 1,
+          [k('registry_cache_hits_total', { kind: 'manifest', upstream: 'hub' })]: 1,
           [k('registry_cache_hits_total', { kind: 'blob', upstream: 'hub' })]: 3,
         },
         // Upstream: manifest 401 (no token yet) then 200, 3 blobs 200 (the 307 is followed inside one request),
