@@ -26,7 +26,7 @@ import { Layout } from './storage/layout.js';
 export interface RegistryOverrides {
   logger?: Logger;
   clock?: Clock;
-  /** Where upstream credentials named by `passwordEnv`/`tokenEnv` are read; default process.env. */
+  /** Where credentials named by `passwordEnv`/`tokenEnv`/`secretEnv` are read (main.ts passes process.env). */
   env?: Readonly<Record<string, string | undefined>>;
   authorizer?: Authorizer;
 }
@@ -67,7 +67,7 @@ export async function createRegistry(config: Config, overrides: RegistryOverride
   const mirror = createMirror({
     upstreams: config.upstreams,
     redisUrl: config.cache.redisUrl,
-    env: overrides.env ?? process.env,
+    env: overrides.env ?? {},
     hosted: hostedResolver,
     blobs,
     index,
@@ -80,7 +80,7 @@ export async function createRegistry(config: Config, overrides: RegistryOverride
   });
   const resolver: RepositoryResolver = mirror?.resolver ?? hostedResolver;
   // Access control (off by default: an open registry); the token endpoint exists only when it is on.
-  const auth = await createAuth(config, { logger, clock, counters: metrics, env: overrides.env ?? process.env });
+  const auth = await createAuth(config, { logger, clock, counters: metrics, env: overrides.env ?? {} });
   const authorizer = overrides.authorizer ?? auth.authorizer;
 
   const expiryMs = config.storage.uploadExpirySeconds * 1000;

@@ -9,7 +9,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } }, allowPositionals: false });
   const file = values.config ?? process.env.REGISTRY_CONFIG;
   const config = await loadConfig({ file, env: process.env });
-  const registry = await createRegistry(config);
+  const registry = await createRegistry(config, { env: process.env });
   const { logger } = registry;
 
   const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, registry.app);

@@ -31,7 +31,9 @@ export const blobHandlers = {
       const digest = digestParam(ctx);
       const blob = await repository(ctx).getBlob(digest);
       const range = parseRangeHeader(ctx.req.headers.range, blob.size);
-      const stream = await blob.open(range);
+      // Opened before any header is set, so a vanished blob is still a clean BLOB_UNKNOWN.
+      const copy = blob.openCopy ? await blob.openCopy(range) : undefined;
+      const stream = copy ? undefined : await blob.open(range);
       commonHeaders(ctx, digest);
       if (range) {
         ctx.res.status(206);
@@ -42,7 +44,8 @@ export const blobHandlers = {
         ctx.res.setHeader('Content-Length', blob.size);
       }
       try {
-        await pipeline(stream, ctx.res);
+        if (copy) await copy(ctx.res);
+        else await pipeline(stream!, ctx.res);
       } catch {
         // The client hung up or the source failed mid-body: the connection is already closed.
         ctx.res.destroy();

@@ -103,7 +103,10 @@ export class HostedRepository implements Repository {
 
   async getBlob(d: Digest): Promise<BlobHandle> {
     const { size } = await this.statBlob(d);
-    return { size, open: (range) => this.ctx.blobs.open(d, range) };
+    const handle: BlobHandle = { size, open: (range) => this.ctx.blobs.open(d, range) };
+    const { blobs } = this.ctx;
+    if (blobs.openCopy) handle.openCopy = (range) => blobs.openCopy!(d, range);
+    return handle;
   }
 
   async deleteBlob(d: Digest): Promise<void> {

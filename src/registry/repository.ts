@@ -2,9 +2,10 @@ import type { Readable } from 'node:stream';
 import type { Digest } from '../oci/digest.js';
 import type { ByteRange, Descriptor, Page } from '../oci/types.js';
 import type { Upload } from '../storage/blob-store.js';
+import type { BlobCopy } from '../storage/file-copy.js';
 
-// Re-exported so http/ can name an upload without importing storage/ (an import-boundary rule).
-export type { Upload };
+// Re-exported so http/ can name these without importing storage/ (an import-boundary rule).
+export type { BlobCopy, Upload };
 
 export interface ManifestResult {
   descriptor: Descriptor;
@@ -20,6 +21,8 @@ export interface PutManifestResult {
 export interface BlobHandle {
   size: number;
   open(range?: ByteRange): Promise<Readable>;
+  /** Faster serving path where the store has one (local files); the route falls back to open(). */
+  openCopy?(range?: ByteRange): Promise<BlobCopy>;
 }
 
 /**

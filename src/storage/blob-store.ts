@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { BlobCopy } from './file-copy.js';
 import type { Digest } from '../oci/digest.js';
 import type { ByteRange } from '../oci/types.js';
 
@@ -11,6 +12,8 @@ export interface BlobStore {
   stat(d: Digest): Promise<BlobStat | undefined>;
   /** BLOB_UNKNOWN when absent. */
   open(d: Digest, range?: ByteRange): Promise<Readable>;
+  /** Optional fast path for serving: BLOB_UNKNOWN now, then copies the bytes into a Writable with reused buffers. */
+  openCopy?(d: Digest, range?: ByteRange): Promise<BlobCopy>;
   /** Streams `body` in, verifying it hashes to `expected`; nothing becomes visible unless it does. */
   put(body: Readable, expected: Digest, options?: { size?: number; signal?: AbortSignal }): Promise<{ digest: Digest; size: number }>;
   /** Moves an already-written file into place after verifying it; the file is consumed either way. */
