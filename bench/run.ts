@@ -178,6 +178,8 @@ function report(ours: Figures, peer: Figures, hugeSize: number, bigSize: number,
 
 async function main(): Promise<void> {
   const started = performance.now();
+  // Read before the bench loads the machine itself: other work already running is what skews the figures.
+  const busyAtStart = loadavg()[0]! > cpus().length;
   const work = await tmpDir('bench-');
   const servers: BenchServer[] = [];
   const skopeo = await Skopeo.create();
@@ -201,7 +203,7 @@ async function main(): Promise<void> {
     const pass = report(figures[0]!, figures[1]!, huge.size, big.size, notes);
     console.log(`bench: finished in ${((performance.now() - started) / 1000).toFixed(0)} s; load average ${loadText()}`);
     // Other processes on a 2-core box move every figure; the ratios are only meaningful on an idle machine.
-    if (loadavg()[0]! > cpus().length) console.log('bench: WARNING: the machine was busy with other work; rerun when idle for stable figures');
+    if (busyAtStart) console.log('bench: WARNING: the machine was busy with other work at start; rerun when idle for stable figures');
     process.exitCode = pass ? 0 : 1;
   } finally {
     for (const s of servers) await s.close().catch(() => undefined);

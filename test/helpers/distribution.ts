@@ -106,6 +106,9 @@ export async function startDistribution(options: DistributionOptions = {}): Prom
       continue;
     }
     const url = `http://127.0.0.1:${port}`;
+    // A test process that dies without calling close() must not leave a registry running behind it.
+    const killOnExit = () => child.kill('SIGKILL');
+    process.once('exit', killOnExit);
     return {
       url,
       host: `127.0.0.1:${port}`,
@@ -115,6 +118,7 @@ export async function startDistribution(options: DistributionOptions = {}): Prom
       process: child,
       output: () => out,
       async close() {
+        process.off('exit', killOnExit);
         if (child.exitCode === null && child.signalCode === null) {
           child.kill('SIGTERM');
           const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
