@@ -2,7 +2,7 @@ import { readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isDigest, type Digest } from '../oci/digest.js';
 import type { Descriptor, Page } from '../oci/types.js';
-import { isNotFound, writeFileAtomic } from '../storage/atomic-file.js';
+import { isNotFound, listDirOrEmpty, writeFileAtomic } from '../storage/atomic-file.js';
 import type { Layout } from '../storage/layout.js';
 import { paginate, type ContentOrigin, type ManifestRecord, type MetadataIndex } from './metadata-index.js';
 
@@ -28,12 +28,12 @@ export class FsMetadataIndex implements MetadataIndex {
 
   async listTags(repo: string, page: Page): Promise<string[] | undefined> {
     if (!(await this.repositoryExists(repo))) return undefined;
-    const tags = await listDir(this.layout.tagsDir(repo));
+    const tags = await listDirOrEmpty(this.layout.tagsDir(repo));
     return paginate(tags.sort(), page);
   }
 
   async tagsFor(repo: string, d: Digest): Promise<string[]> {
-    const tags = await listDir(this.layout.tagsDir(repo));
+    const tags = await listDirOrEmpty(this.layout.tagsDir(repo));
     const matches: string[] = [];
     for (const tag of tags) if ((await this.resolveTag(repo, tag)) === d) matches.push(tag);
     return matches;
@@ -46,7 +46,7 @@ export class FsMetadataIndex implements MetadataIndex {
   }
 
   async repositoryExists(repo: string): Promise<boolean> {
-    const entries = await listDir(this.layout.repository(repo));
+    const entries = await listDirOrEmpty(this.layout.repository(repo));
     return entries.includes('_manifests') || entries.includes('_tags');
   }
 
@@ -96,7 +96,7 @@ export class FsMetadataIndex implements MetadataIndex {
 
   async referrers(repo: string, subject: Digest): Promise<Descriptor[]> {
     const dir = this.layout.referrersDir(repo, subject);
-    const names = (await listDir(dir)).sort();
+    const names = (await listDirOrEmpty(dir)).sort();
     const out: Descriptor[] = [];
     for (const name of names) {
       const text = await readOptional(join(dir, name));
@@ -130,14 +130,6 @@ async function readOptional(path: string): Promise<string | undefined> {
   }
 }
 
-async function listDir(path: string): Promise<string[]> {
-  try {
-    return await readdir(path);
-  } catch (err) {
-    if (isNotFound(err)) return [];
-    throw err;
-  }
-}
 
 async function removeFile(path: string): Promise<boolean> {
   try {

@@ -1,7 +1,7 @@
-import { readFile, readdir, stat, statfs } from 'node:fs/promises';
+import { readFile, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../oci/types.js';
-import { isNotFound } from '../storage/atomic-file.js';
+import { listDirOrEmpty } from '../storage/atomic-file.js';
 import type { Layout } from '../storage/layout.js';
 import type { ContentOrigin } from './metadata-index.js';
 
@@ -71,9 +71,9 @@ export class StoreUsageScanner {
   private async blobSizes(): Promise<Map<string, number>> {
     const sizes = new Map<string, number>();
     const paths: Array<{ digest: string; path: string }> = [];
-    for (const alg of await listDir(this.layout.blobsDir)) {
-      for (const prefix of await listDir(join(this.layout.blobsDir, alg))) {
-        for (const hex of await listDir(join(this.layout.blobsDir, alg, prefix))) {
+    for (const alg of await listDirOrEmpty(this.layout.blobsDir)) {
+      for (const prefix of await listDirOrEmpty(join(this.layout.blobsDir, alg))) {
+        for (const hex of await listDirOrEmpty(join(this.layout.blobsDir, alg, prefix))) {
           paths.push({ digest: `${alg}:${hex}`, path: join(this.layout.blobsDir, alg, prefix, hex) });
         }
       }
@@ -104,10 +104,10 @@ export class StoreUsageScanner {
 
   /** Paths of every _layers/<alg>/<hex> and _manifests/<alg>/<hex> record under `dir`. */
   private async collectRecords(dir: string, out: string[]): Promise<void> {
-    for (const name of await listDir(dir)) {
+    for (const name of await listDirOrEmpty(dir)) {
       const path = join(dir, name);
       if (name === '_layers' || name === '_manifests') {
-        for (const alg of await listDir(path)) for (const hex of await listDir(join(path, alg))) out.push(join(path, alg, hex));
+        for (const alg of await listDirOrEmpty(path)) for (const hex of await listDirOrEmpty(join(path, alg))) out.push(join(path, alg, hex));
       } else if (name !== '_tags' && name !== '_referrers') {
         await this.collectRecords(path, out);
       }
@@ -140,14 +140,6 @@ async function readOrigin(path: string): Promise<ContentOrigin | undefined> {
   }
 }
 
-async function listDir(path: string): Promise<string[]> {
-  try {
-    return await readdir(path);
-  } catch (err) {
-    if (isNotFound(err)) return [];
-    throw err;
-  }
-}
 
 async function forEachLimited<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 /** Writes a small file so that readers see the old content or the new, never a mix: temp → fsync → rename. */
@@ -45,4 +45,14 @@ export async function unlinkQuietly(path: string): Promise<void> {
 export function isNotFound(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** Entries of a folder; none when it does not exist (yet). */
+export async function listDirOrEmpty(path: string): Promise<string[]> {
+  try {
+    return await readdir(path);
+  } catch (err) {
+    if (isNotFound(err)) return [];
+    throw err;
+  }
 }

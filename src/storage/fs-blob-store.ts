@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -34,30 +34,28 @@ export class FsBlobStore implements BlobStore {
   }
 
   async open(d: Digest, range?: ByteRange): Promise<Readable> {
-    let handle;
-    try {
-      handle = await open(this.layout.blob(d), 'r');
-    } catch (err) {
-      if (isNotFound(err)) throw new OciError('BLOB_UNKNOWN', undefined, { detail: { digest: d } });
-      throw err;
-    }
+    const handle = await this.openFile(d);
     // Opened first so a missing blob is BLOB_UNKNOWN before any header is sent; the stream owns the handle.
     return handle.createReadStream({ highWaterMark: READ_CHUNK, start: range?.start, end: range?.end, autoClose: true });
   }
 
   async openCopy(d: Digest, range?: ByteRange): Promise<BlobCopy> {
-    let handle;
-    try {
-      handle = await open(this.layout.blob(d), 'r');
-    } catch (err) {
-      if (isNotFound(err)) throw new OciError('BLOB_UNKNOWN', undefined, { detail: { digest: d } });
-      throw err;
-    }
+    const handle = await this.openFile(d);
     if (range) return fileCopy(handle, range.start, range.end);
     try {
       return fileCopy(handle, 0, (await handle.stat()).size - 1);
     } catch (err) {
       await handle.close();
+      throw err;
+    }
+  }
+
+  /** Opens a blob for reading; BLOB_UNKNOWN when absent. */
+  private async openFile(d: Digest): Promise<FileHandle> {
+    try {
+      return await open(this.layout.blob(d), 'r');
+    } catch (err) {
+      if (isNotFound(err)) throw new OciError('BLOB_UNKNOWN', undefined, { detail: { digest: d } });
       throw err;
     }
   }
