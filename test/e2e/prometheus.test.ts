@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freeLoopbackPort, listenLoopback } from '../helpers/metrics.js';
+import { freePort } from '../helpers/distribution.js';
+import { listenLoopback } from '../helpers/metrics.js';
 import { startRegistry, tmpDir, type RunningRegistry } from '../helpers/registry.js';
 
 const PROMETHEUS = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
@@ -50,7 +51,7 @@ beforeAll(async () => {
 
   workDir = await tmpDir('prometheus-');
   await copyFile(new URL('../../config/alerts.yml', import.meta.url), join(workDir, 'alerts.yml'));
-  const promPort = await freeLoopbackPort();
+  const promPort = await freePort();
   promUrl = `http://127.0.0.1:${promPort}`;
   await writeFile(
     join(workDir, 'prometheus.yml'),

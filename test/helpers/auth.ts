@@ -1,13 +1,12 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { hashSync } from 'bcryptjs';
 import { credentialStorePath, FsCredentialStore, type CredentialData } from '../../src/auth/fs-credential-store.js';
 import { hashTokenSecret, newTokenSecret } from '../../src/auth/secrets.js';
+import { OCI_CONFIG, OCI_EMPTY, OCI_LAYER, OCI_MANIFEST, pushBlobInOneRequest, putManifest, sha256 } from './push.js';
 import { tmpDir } from './registry.js';
 
 /** Helpers for access-control tests: seed the credential store, build headers, push content as an admin. */
-
-export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
 /** Temp folders a test file makes, removed together in its afterAll. */
 export function scratchDirs(): { make(prefix: string): Promise<string>; cleanup(): Promise<void> } {
@@ -73,25 +72,6 @@ export async function seedCredentials(
   return out;
 }
 
-export function digestOf(bytes: Uint8Array): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-}
-
-export async function pushBlob(url: string, repo: string, bytes: Uint8Array<ArrayBuffer>, auth: string): Promise<{ digest: string; size: number }> {
-  const digest = digestOf(bytes);
-  const res = await fetch(`${url}/v2/${repo}/blobs/uploads/?digest=${digest}`, {
-    method: 'POST',
-    headers: { authorization: auth, 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) },
-    body: bytes,
-  });
-  if (res.status !== 201) throw new Error(`push blob to ${repo}: ${res.status} ${await res.text()}`);
-  return { digest, size: bytes.length };
-}
-
-export async function putManifest(url: string, repo: string, ref: string, body: Uint8Array<ArrayBuffer>, auth: string): Promise<Response> {
-  return fetch(`${url}/v2/${repo}/manifests/${ref}`, { method: 'PUT', headers: { authorization: auth, 'content-type': OCI_MANIFEST }, body });
-}
-
 export interface SeededImage {
   manifest: Uint8Array<ArrayBuffer>;
   digest: string;
@@ -102,37 +82,39 @@ export interface SeededImage {
 export async function pushSmallImage(url: string, repo: string, tag: string, auth: string, variant = ''): Promise<SeededImage> {
   const config = new TextEncoder().encode(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
   const layerBytes = new TextEncoder().encode('layer bytes of a test image');
-  const c = await pushBlob(url, repo, config, auth);
-  const l = await pushBlob(url, repo, layerBytes, auth);
+  const headers = { authorization: auth };
+  const c = await pushBlobInOneRequest(url, repo, config, OCI_CONFIG, headers);
+  const l = await pushBlobInOneRequest(url, repo, layerBytes, OCI_LAYER, headers);
   const manifest = new TextEncoder().encode(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: OCI_MANIFEST,
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...c },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...l }],
+      config: c,
+      layers: [l],
       ...(variant ? { annotations: { variant } } : {}),
     }),
   );
-  const res = await putManifest(url, repo, tag, manifest, auth);
+  const res = await putManifest(url, repo, tag, manifest, OCI_MANIFEST, headers);
   if (res.status !== 201) throw new Error(`push manifest ${repo}:${tag}: ${res.status} ${await res.text()}`);
-  return { manifest, digest: digestOf(manifest), layer: l.digest };
+  return { manifest, digest: sha256(manifest), layer: l.digest };
 }
 
 /** Pushes an artifact whose subject is `subject`, so the referrers API has something to list. */
 export async function pushReferrer(url: string, repo: string, subject: SeededImage, auth: string): Promise<string> {
-  const empty = await pushBlob(url, repo, new TextEncoder().encode('{}'), auth);
+  const headers = { authorization: auth };
+  const empty = await pushBlobInOneRequest(url, repo, '{}', OCI_EMPTY, headers);
   const manifest = new TextEncoder().encode(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: OCI_MANIFEST,
       artifactType: 'application/vnd.example.sbom',
-      config: { mediaType: 'application/vnd.oci.empty.v1+json', ...empty },
-      layers: [{ mediaType: 'application/vnd.oci.empty.v1+json', ...empty }],
+      config: empty,
+      layers: [empty],
       subject: { mediaType: OCI_MANIFEST, digest: subject.digest, size: subject.manifest.length },
     }),
   );
-  const digest = digestOf(manifest);
-  const res = await putManifest(url, repo, digest, manifest, auth);
+  const digest = sha256(manifest);
+  const res = await putManifest(url, repo, digest, manifest, OCI_MANIFEST, headers);
   if (res.status !== 201) throw new Error(`push referrer: ${res.status} ${await res.text()}`);
   return digest;
 }
@@ -144,13 +126,4 @@ export async function fetchToken(url: string, scopes: string[], auth?: string): 
   const res = await fetch(`${url}/token?${q}`, { headers: auth ? { authorization: auth } : {} });
   const body = (await res.json()) as { token?: string };
   return { status: res.status, token: res.status === 200 ? body.token : undefined, body };
-}
-
-export async function errorCodeOf(res: Response): Promise<string | undefined> {
-  const text = await res.text();
-  try {
-    return (JSON.parse(text) as { errors?: Array<{ code?: string }> }).errors?.[0]?.code;
-  } catch {
-    return undefined;
-  }
 }

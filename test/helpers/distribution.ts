@@ -33,7 +33,10 @@ export interface RunningDistribution {
   close(): Promise<void>;
 }
 
-/** A port that was free a moment ago; docker-registry cannot listen on 0 and tell us the port. */
+/**
+ * A loopback port that was free a moment ago, for child processes that cannot listen on 0 and report back
+ * (docker-registry, redis, prometheus, the registry's own metrics port).
+ */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();

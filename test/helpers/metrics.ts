@@ -89,15 +89,6 @@ export async function listenLoopback(app: RequestListener): Promise<{ url: strin
   };
 }
 
-/** A loopback port that was free a moment ago (for child processes that cannot listen on 0 and report back). */
-export async function freeLoopbackPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /** A histogram's observation count for the series whose labels include `labels` (read in-process, no scrape). */
 export async function histogramCount(metric: { get(): Promise<{ values: Array<{ metricName?: string; labels: object; value: number }> }> }, labels: Record<string, string>): Promise<number> {
   const { values } = await metric.get();

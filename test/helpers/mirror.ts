@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -6,6 +5,7 @@ import { pino, type Logger } from 'pino';
 import { REDACTED_PATHS } from '../../src/log.js';
 import type { Clock } from '../../src/oci/types.js';
 import type { RegistryOverrides } from '../../src/app.js';
+import { DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, sha256 } from './push.js';
 import { startRegistry, type RunningRegistry } from './registry.js';
 
 /** A clock tests move by hand, so TTL and token-expiry tests run instantly. */
@@ -51,12 +51,7 @@ export interface PulledImage {
   contents: Map<string, Buffer>;
 }
 
-const ACCEPT = [
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-].join(', ');
+const ACCEPT = [OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST].join(', ');
 
 /** Pulls an image (and, for an index, every child) the way a client does: manifest, then blobs. */
 export async function pullImage(base: string, name: string, ref: string, headers: Record<string, string> = {}): Promise<PulledImage> {
@@ -82,10 +77,6 @@ async function fetchManifest(base: string, name: string, ref: string, headers: R
     out.set(d, bytes);
   }
   return digest;
-}
-
-export function sha256(bytes: Buffer): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
 /**

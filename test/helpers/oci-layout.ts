@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import { OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, sha256 } from './push.js';
 
 /**
  * Builds OCI image layouts (https://github.com/opencontainers/image-spec/blob/main/image-layout.md) from local
@@ -12,10 +13,6 @@ import { createGzip } from 'node:zlib';
  * of pseudo-random bytes; the config carries the matching diff_ids, so skopeo and podman accept the images.
  */
 
-export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
-export const OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
 const REF_NAME = 'org.opencontainers.image.ref.name';
 
 export interface LayoutDescriptor {
@@ -139,7 +136,7 @@ export class OciLayout {
 
   private async writeJson(mediaType: string, value: unknown): Promise<LayoutDescriptor> {
     const bytes = Buffer.from(JSON.stringify(value));
-    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const digest = sha256(bytes);
     await writeFile(this.blobPath(digest), bytes);
     return { mediaType, digest, size: bytes.length };
   }
@@ -151,7 +148,7 @@ export class OciLayout {
     await pipeline(tarOfOneFile('data.bin', size, seed), diff, createGzip({ level: gzipLevel }), compressed, createWriteStream(tmp));
     const digest = `sha256:${compressed.hex()}`;
     await rename(tmp, this.blobPath(digest));
-    return { mediaType: OCI_LAYER_GZIP, digest, size: compressed.bytes, diffId: `sha256:${diff.hex()}` };
+    return { mediaType: OCI_LAYER, digest, size: compressed.bytes, diffId: `sha256:${diff.hex()}` };
   }
 }
 

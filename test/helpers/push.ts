@@ -3,8 +3,9 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
- * Small HTTP-level builders for the hosted-registry tests: push blobs and manifests over the real API
- * with fetch, so every test starts from content the server itself accepted.
+ * Small HTTP-level builders for the registry tests: push blobs and manifests over the real API
+ * with fetch, so every test starts from content the server itself accepted. Also the one home of the
+ * test suite's media-type constants and digest helpers.
  */
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -12,6 +13,7 @@ export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 export const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
 export const OCI_LAYER = 'application/vnd.oci.image.layer.v1.tar+gzip';
+export const OCI_LAYER_UNCOMPRESSED = 'application/vnd.oci.image.layer.v1.tar';
 export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 export const DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
 export const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';
@@ -28,11 +30,11 @@ export interface Desc {
   urls?: string[];
 }
 
-export function sha256(data: Buffer | string): string {
+export function sha256(data: Uint8Array | string): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
 
-export function sha512(data: Buffer | string): string {
+export function sha512(data: Uint8Array | string): string {
   return `sha512:${createHash('sha512').update(data).digest('hex')}`;
 }
 
@@ -47,23 +49,60 @@ export async function errorCode(res: Response): Promise<string | undefined> {
   }
 }
 
-/** Monolithic POST + PUT; returns the blob's descriptor. */
-export async function pushBlob(url: string, repo: string, data: Buffer | string, mediaType = OCI_LAYER): Promise<Desc> {
-  const bytes = Buffer.from(data);
+/** Monolithic POST + PUT; returns the blob's descriptor. `headers` (e.g. authorization) go on both requests. */
+export async function pushBlob(
+  url: string,
+  repo: string,
+  data: Uint8Array | string,
+  mediaType = OCI_LAYER,
+  headers: Record<string, string> = {},
+): Promise<Desc> {
+  const bytes = toBuffer(data);
   const digest = sha256(bytes);
-  const start = await fetch(`${url}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+  const start = await fetch(`${url}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers });
   if (start.status !== 202) throw new Error(`upload start: ${start.status} ${await start.text()}`);
   const location = new URL(start.headers.get('location')!, url);
   location.searchParams.set('digest', digest);
-  const put = await fetch(location, { method: 'PUT', body: bytes, headers: { 'Content-Type': 'application/octet-stream' } });
+  const put = await fetch(location, { method: 'PUT', body: bytes, headers: { ...headers, 'Content-Type': 'application/octet-stream' } });
   if (put.status !== 201) throw new Error(`upload put: ${put.status} ${await put.text()}`);
   return { mediaType, digest, size: bytes.length };
 }
 
-export async function putManifest(url: string, repo: string, ref: string, body: Buffer | string, contentType?: string): Promise<Response> {
-  const headers: Record<string, string> = {};
-  if (contentType !== undefined) headers['Content-Type'] = contentType;
-  return fetch(`${url}/v2/${repo}/manifests/${ref}`, { method: 'PUT', body: Buffer.from(body), headers });
+/** The single-request upload: one POST ?digest= with the bytes (201); returns the blob's descriptor. */
+export async function pushBlobInOneRequest(
+  url: string,
+  repo: string,
+  data: Uint8Array | string,
+  mediaType = OCI_LAYER,
+  headers: Record<string, string> = {},
+): Promise<Desc> {
+  const bytes = toBuffer(data);
+  const digest = sha256(bytes);
+  const res = await fetch(`${url}/v2/${repo}/blobs/uploads/?digest=${digest}`, {
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) },
+    body: bytes,
+  });
+  if (res.status !== 201) throw new Error(`push blob to ${repo}: ${res.status} ${await res.text()}`);
+  return { mediaType, digest, size: bytes.length };
+}
+
+export async function putManifest(
+  url: string,
+  repo: string,
+  ref: string,
+  body: Uint8Array | string,
+  contentType?: string,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  const all: Record<string, string> = { ...headers };
+  if (contentType !== undefined) all['Content-Type'] = contentType;
+  return fetch(`${url}/v2/${repo}/manifests/${ref}`, { method: 'PUT', body: toBuffer(body), headers: all });
+}
+
+/** A copy as Buffer<ArrayBuffer>, the type fetch accepts as a body. */
+function toBuffer(data: Uint8Array | string): Buffer<ArrayBuffer> {
+  return typeof data === 'string' ? Buffer.from(data) : Buffer.from(data);
 }
 
 export function imageManifest(config: Desc, layers: Desc[], extra: Record<string, unknown> = {}, mediaType = OCI_MANIFEST): Buffer {

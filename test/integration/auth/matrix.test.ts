@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basic, errorCodeOf, fetchToken, pushReferrer, pushSmallImage, seedCredentials, type SeededImage } from '../../helpers/auth.js';
+import { basic, fetchToken, pushReferrer, pushSmallImage, seedCredentials, type SeededImage } from '../../helpers/auth.js';
+import { errorCode } from '../../helpers/push.js';
 import { ManualClock } from '../../helpers/mirror.js';
 import { startRegistry, tmpDir, type RunningRegistry } from '../../helpers/registry.js';
 
@@ -188,9 +189,9 @@ describe.each(['basic', 'bearer'] as const)('access matrix, credentials as %s', 
     if (status === '401') {
       const challenge = res.headers.get('www-authenticate') ?? '';
       expect(challenge.startsWith(`Bearer realm="${reg.url}/token",service="registry",scope="${req.challenge}"`), challenge).toBe(true);
-      expect(await errorCodeOf(res)).toBe('UNAUTHORIZED');
+      expect(await errorCode(res)).toBe('UNAUTHORIZED');
     } else if (status === '403') {
-      expect(await errorCodeOf(res)).toBe('DENIED');
+      expect(await errorCode(res)).toBe('DENIED');
     } else if (action === 'catalog') {
       const { repositories } = (await res.json()) as { repositories: string[] };
       expect(repositories.includes(`${NS[visibility]}/app`)).toBe(expected.endsWith('+'));

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeHub } from '../../helpers/fake-hub.js';
 import { labelValues, parseMetrics, scrape, type Samples } from '../../helpers/metrics.js';
-import { OCI_IMAGE_MANIFEST, makeImage, pullImage, pushImage } from '../../helpers/push-image.js';
+import { makeImage, pullImage, pushImage } from '../../helpers/push-image.js';
+import { OCI_MANIFEST } from '../../helpers/push.js';
 import { startRegistry, type RunningRegistry } from '../../helpers/registry.js';
 
 const REPOS = 500;
@@ -39,7 +40,7 @@ async function exercise(i: number, base: ReturnType<typeof makeImage>): Promise<
     expect(mount.status).toBe(201);
   }
   const tag = `v${i}`;
-  const put = await fetch(`${reg.url}/v2/${repo}/manifests/${tag}`, { method: 'PUT', headers: { 'content-type': OCI_IMAGE_MANIFEST }, body: base.manifest });
+  const put = await fetch(`${reg.url}/v2/${repo}/manifests/${tag}`, { method: 'PUT', headers: { 'content-type': OCI_MANIFEST }, body: base.manifest });
   expect(put.status).toBe(201);
   const requests: Array<[string, string]> = [
     ['HEAD', `/v2/${repo}/manifests/${tag}`],
@@ -101,7 +102,7 @@ describe('label cardinality', () => {
     // One image upstream under 500 names: every name is a cold manifest; the blobs are shared.
     const image = makeImage('library/shared', 'v1', [256]);
     for (const b of image.blobs) hub.addBlob(b.data);
-    for (let i = 0; i < REPOS; i++) hub.addManifest(`library/mirrored-${i}`, OCI_IMAGE_MANIFEST, image.manifest, 'latest');
+    for (let i = 0; i < REPOS; i++) hub.addManifest(`library/mirrored-${i}`, OCI_MANIFEST, image.manifest, 'latest');
     const pull = async (i: number) => {
       await pullImage(reg.url, `docker.io/library/mirrored-${i}`, 'latest');
       await (await fetch(`${reg.url}/v2/docker.io/library/mirrored-${i}/manifests/absent-${i}`)).arrayBuffer(); // upstream 404

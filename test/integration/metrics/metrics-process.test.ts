@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freeLoopbackPort } from '../../helpers/metrics.js';
+import { freePort } from '../../helpers/distribution.js';
 import { tmpDir } from '../../helpers/registry.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -27,7 +27,7 @@ function env(extra: Record<string, string>): NodeJS.ProcessEnv {
 describe('src/main.ts with metrics on a separate port', () => {
   it('listens on metrics.port with the token from bearerTokenEnv, not on the registry port, and stops on SIGTERM', async () => {
     dataDir = await tmpDir('metrics-process-');
-    const metricsPort = await freeLoopbackPort();
+    const metricsPort = await freePort();
     child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: ROOT,
       env: env({

@@ -3,7 +3,7 @@ import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pingRedis } from '../../../src/health/redis-ping.js';
-import { freeLoopbackPort } from '../../helpers/metrics.js';
+import { freePort } from '../../helpers/distribution.js';
 import { startRegistry, type RunningRegistry } from '../../helpers/registry.js';
 
 const REDIS_PASSWORD = 'readyz-secret';
@@ -11,7 +11,7 @@ let redis: ChildProcess;
 let redisPort: number;
 
 beforeAll(async () => {
-  redisPort = await freeLoopbackPort();
+  redisPort = await freePort();
   redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--requirepass', REDIS_PASSWORD], {
     stdio: 'ignore',
   });
@@ -78,7 +78,7 @@ describe('GET /readyz', () => {
   });
 
   it('is 503 when nothing listens at the Redis URL', async () => {
-    const closed = await freeLoopbackPort();
+    const closed = await freePort();
     const reg = await start({ cache: { redisUrl: `redis://127.0.0.1:${closed}` } });
     const { status, body } = await readyz(reg);
     expect(status).toBe(503);

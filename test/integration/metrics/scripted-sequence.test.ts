@@ -7,7 +7,8 @@ import { basic, seedCredentials } from '../../helpers/auth.js';
 import { FakeHub } from '../../helpers/fake-hub.js';
 import { metricValue } from '../../helpers/metric-value.js';
 import { deltas, histogramCount, parseMetrics, promtool, scrape, seriesKey as k, until } from '../../helpers/metrics.js';
-import { OCI_IMAGE_MANIFEST, makeImage, pullImage, pushImage, sha256 } from '../../helpers/push-image.js';
+import { makeImage, pullImage, pushImage } from '../../helpers/push-image.js';
+import { OCI_MANIFEST, sha256 } from '../../helpers/push.js';
 import { startRegistry, tmpDir, type RunningRegistry } from '../../helpers/registry.js';
 
 /**
@@ -86,7 +87,7 @@ describe('scripted sequence', () => {
     const hosted = makeImage('acme/app', 'v1', [1000, 3000]);
     const upstream = makeImage('library/alpine', 'latest', [2000, 5000]);
     for (const b of upstream.blobs) hub.addBlob(b.data);
-    hub.addManifest('library/alpine', OCI_IMAGE_MANIFEST, upstream.manifest, 'latest');
+    hub.addManifest('library/alpine', OCI_MANIFEST, upstream.manifest, 'latest');
     const broken = Buffer.alloc(3000, 7); // under 1 MiB: the mirror sends none of it before verifying
     const brokenDigest = hub.addBlob(broken);
     hub.faults.corrupt.add(brokenDigest);

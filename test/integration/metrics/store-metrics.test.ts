@@ -6,7 +6,8 @@ import { parseDigest } from '../../../src/oci/digest.js';
 import { FsBlobStore } from '../../../src/storage/fs-blob-store.js';
 import { Layout } from '../../../src/storage/layout.js';
 import { parseMetrics, scrape, seriesKey, type Samples } from '../../helpers/metrics.js';
-import { makeImage, pushImage, sha256 } from '../../helpers/push-image.js';
+import { makeImage, pushImage } from '../../helpers/push-image.js';
+import { sha256 } from '../../helpers/push.js';
 import { startRegistry, type RunningRegistry } from '../../helpers/registry.js';
 
 const cleanups: Array<() => Promise<void>> = [];

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeHub } from '../../helpers/fake-hub.js';
 import { metricValue } from '../../helpers/metric-value.js';
-import { sha256, startMirror, waitForCachedBlobs } from '../../helpers/mirror.js';
+import { startMirror, waitForCachedBlobs } from '../../helpers/mirror.js';
+import { sha256 } from '../../helpers/push.js';
 import type { RunningRegistry } from '../../helpers/registry.js';
 
 describe('upstream failures mid-blob leave nothing cached', () => {

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeHub } from '../../helpers/fake-hub.js';
 import { metricValue } from '../../helpers/metric-value.js';
-import { pullImage, sha256, startMirror, waitForCachedBlobs } from '../../helpers/mirror.js';
+import { pullImage, startMirror, waitForCachedBlobs } from '../../helpers/mirror.js';
+import { sha256 } from '../../helpers/push.js';
 import { OciLayout, type BuiltImage } from '../../helpers/oci-layout.js';
 import { tmpDir, type RunningRegistry } from '../../helpers/registry.js';
 

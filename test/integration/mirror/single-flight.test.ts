@@ -3,10 +3,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeHub } from '../../helpers/fake-hub.js';
-import { sha256, startMirror } from '../../helpers/mirror.js';
+import { startMirror } from '../../helpers/mirror.js';
+import { OCI_MANIFEST, sha256 } from '../../helpers/push.js';
 import type { RunningRegistry } from '../../helpers/registry.js';
 
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
 describe('single-flight fills', () => {
   let hub: FakeHub;

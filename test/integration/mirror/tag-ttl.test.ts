@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeHub } from '../../helpers/fake-hub.js';
 import { metricValue } from '../../helpers/metric-value.js';
-import { captureLogger, ManualClock, sha256, startMirror } from '../../helpers/mirror.js';
+import { captureLogger, ManualClock, startMirror } from '../../helpers/mirror.js';
+import { OCI_MANIFEST, sha256 } from '../../helpers/push.js';
 import type { RunningRegistry } from '../../helpers/registry.js';
 
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
 function manifestFor(hub: FakeHub, label: string): Buffer {
   const config = Buffer.from(JSON.stringify({ label }));
