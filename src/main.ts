@@ -57,6 +57,8 @@ async function main(): Promise<void> {
     metricsServer?.close();
     metricsServer?.closeAllConnections();
   };
+  // A stray rejected promise must not take every client's transfer down with it: log it loudly instead.
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled promise rejection'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }
