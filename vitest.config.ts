@@ -13,6 +13,7 @@ export default defineConfig({
           hookTimeout: 300_000,
         },
       },
+      { test: { name: 'conformance', include: ['test/conformance/**/*.test.ts'], testTimeout: 30_000, hookTimeout: 60_000 } },
     ],
   },
 });

@@ -1,4 +1,4 @@
-import { parseDigest, type Digest } from '../oci/digest.js';
+import { isDigest, parseDigest, type Digest } from '../oci/digest.js';
 import { OciError, isOciError } from '../oci/errors.js';
 import { isValidName } from '../oci/names.js';
 import type { Upload } from '../registry/repository.js';
@@ -66,8 +66,10 @@ export const uploadHandlers = {
         const repo = repository(ctx);
         const mount = ctx.req.query.mount;
         const from = ctx.req.query.from;
-        if (typeof mount === 'string' && typeof from === 'string' && isValidName(from)) {
-          const digest = parseDigest(mount);
+        // Spec, "Mounting a blob": a registry unable to mount SHOULD answer 202 and start a session, so a
+        // malformed mount digest or source name falls back to an upload like any other failed mount.
+        if (typeof mount === 'string' && typeof from === 'string' && isValidName(from) && isDigest(mount)) {
+          const digest = mount;
           const grant = await ctx.authorize([{ type: 'repository', name: from, actions: ['pull'] }]).catch(() => undefined);
           if (grant?.allows(from, 'pull') && (await repo.mountBlob(digest, from))) return sendCreated(ctx, digest);
         }

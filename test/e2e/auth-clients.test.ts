@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedCredentials } from '../helpers/auth.js';
 import { layoutRef, OciLayout } from '../helpers/oci-layout.js';
 import { startRegistry, tmpDir, type RunningRegistry } from '../helpers/registry.js';
+import { runTool, type ToolResult } from '../helpers/run-tool.js';
 
 /**
  * Real clients against access control: skopeo (--creds, login + authfile, anonymous inspect) and podman
@@ -14,30 +14,7 @@ import { startRegistry, tmpDir, type RunningRegistry } from '../helpers/registry
  * layout, so nothing leaves the machine.
  */
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], input?: string, env: NodeJS.ProcessEnv = process.env): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-    child.stdin.end(input ?? '');
-  });
-}
-
-function ok(r: Run): Run {
+function ok(r: ToolResult): ToolResult {
   expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
   return r;
 }
@@ -81,37 +58,37 @@ async function manifestDigestIn(layout: string, tag: string): Promise<string> {
 
 describe('skopeo', () => {
   it('copy --dest-creds pushes a private image; --src-creds pulls it back; without credentials it is refused', async () => {
-    ok(await run('skopeo', ['copy', '--dest-tls-verify=false', '--dest-creds', `alice:${tokenSecret}`, `oci:${layoutDir}:v1`, `docker://${reg.host}/priv/app:1`]));
+    ok(await runTool('skopeo', ['copy', '--dest-tls-verify=false', '--dest-creds', `alice:${tokenSecret}`, `oci:${layoutDir}:v1`, `docker://${reg.host}/priv/app:1`]));
     const out = join(work, 'pulled');
-    ok(await run('skopeo', ['copy', '--src-tls-verify=false', '--src-creds', `alice:${tokenSecret}`, `docker://${reg.host}/priv/app:1`, `oci:${out}:pulled`]));
+    ok(await runTool('skopeo', ['copy', '--src-tls-verify=false', '--src-creds', `alice:${tokenSecret}`, `docker://${reg.host}/priv/app:1`, `oci:${out}:pulled`]));
     expect(await manifestDigestIn(out, 'pulled')).toBe(imageDigest);
 
-    const anon = await run('skopeo', ['copy', '--src-tls-verify=false', `docker://${reg.host}/priv/app:1`, `oci:${join(work, 'anon')}:x`]);
+    const anon = await runTool('skopeo', ['copy', '--src-tls-verify=false', `docker://${reg.host}/priv/app:1`, `oci:${join(work, 'anon')}:x`]);
     expect(anon.code).not.toBe(0);
     expect(anon.stderr).toMatch(/denied|unauthorized/);
-    const wrong = await run('skopeo', ['copy', '--src-tls-verify=false', '--src-creds', 'alice:wrong-password', `docker://${reg.host}/priv/app:1`, `oci:${join(work, 'wrong')}:x`]);
+    const wrong = await runTool('skopeo', ['copy', '--src-tls-verify=false', '--src-creds', 'alice:wrong-password', `docker://${reg.host}/priv/app:1`, `oci:${join(work, 'wrong')}:x`]);
     expect(wrong.code).not.toBe(0);
     expect(wrong.stderr).toMatch(/unauthorized|invalid username\/password|incorrect/i);
   });
 
   it('login (private --authfile) then copy both ways; a wrong password fails the login', async () => {
     const authfile = join(work, 'skopeo-auth.json');
-    ok(await run('skopeo', ['login', '--tls-verify=false', '--authfile', authfile, '-u', 'alice', '--password-stdin', reg.host], 'alice-password\n'));
+    ok(await runTool('skopeo', ['login', '--tls-verify=false', '--authfile', authfile, '-u', 'alice', '--password-stdin', reg.host], { input: 'alice-password\n' }));
     expect(JSON.parse(await readFile(authfile, 'utf8'))).toHaveProperty(['auths', reg.host]);
-    ok(await run('skopeo', ['copy', '--authfile', authfile, '--dest-tls-verify=false', `oci:${layoutDir}:v1`, `docker://${reg.host}/priv/login:1`]));
+    ok(await runTool('skopeo', ['copy', '--authfile', authfile, '--dest-tls-verify=false', `oci:${layoutDir}:v1`, `docker://${reg.host}/priv/login:1`]));
     const out = join(work, 'login-pulled');
-    ok(await run('skopeo', ['copy', '--authfile', authfile, '--src-tls-verify=false', `docker://${reg.host}/priv/login:1`, `oci:${out}:p`]));
+    ok(await runTool('skopeo', ['copy', '--authfile', authfile, '--src-tls-verify=false', `docker://${reg.host}/priv/login:1`, `oci:${out}:p`]));
     expect(await manifestDigestIn(out, 'p')).toBe(imageDigest);
 
-    const bad = await run('skopeo', ['login', '--tls-verify=false', '--authfile', join(work, 'bad-auth.json'), '-u', 'alice', '--password-stdin', reg.host], 'wrong\n');
+    const bad = await runTool('skopeo', ['login', '--tls-verify=false', '--authfile', join(work, 'bad-auth.json'), '-u', 'alice', '--password-stdin', reg.host], { input: 'wrong\n' });
     expect(bad.code).not.toBe(0);
   });
 
   it('anonymous inspect works on a public repository and fails on a private one', async () => {
-    ok(await run('skopeo', ['copy', '--dest-tls-verify=false', '--dest-creds', `alice:${tokenSecret}`, `oci:${layoutDir}:v1`, `docker://${reg.host}/pub/app:1`]));
-    const pub = ok(await run('skopeo', ['inspect', '--no-tags', '--tls-verify=false', `docker://${reg.host}/pub/app:1`]));
+    ok(await runTool('skopeo', ['copy', '--dest-tls-verify=false', '--dest-creds', `alice:${tokenSecret}`, `oci:${layoutDir}:v1`, `docker://${reg.host}/pub/app:1`]));
+    const pub = ok(await runTool('skopeo', ['inspect', '--no-tags', '--tls-verify=false', `docker://${reg.host}/pub/app:1`]));
     expect((JSON.parse(pub.stdout) as { Digest: string }).Digest).toBe(imageDigest);
-    const priv = await run('skopeo', ['inspect', '--no-tags', '--tls-verify=false', `docker://${reg.host}/priv/app:1`]);
+    const priv = await runTool('skopeo', ['inspect', '--no-tags', '--tls-verify=false', `docker://${reg.host}/priv/app:1`]);
     expect(priv.code).not.toBe(0);
     expect(priv.stderr).toMatch(/denied|unauthorized/);
   });
@@ -119,7 +96,7 @@ describe('skopeo', () => {
 
 describe('podman', () => {
   let base: string;
-  let podman: (args: string[], input?: string) => Promise<Run>;
+  let podman: (args: string[], options?: { input?: string }) => Promise<ToolResult>;
 
   beforeAll(async () => {
     // podman refuses a runroot path of 50 characters or more, so everything lives in a short temp folder.
@@ -129,7 +106,7 @@ describe('podman', () => {
     await writeFile(conf, 'unqualified-search-registries = []\n');
     const env = { ...process.env, CONTAINERS_REGISTRIES_CONF: conf };
     const global = ['--root', join(base, 'root'), '--runroot', join(base, 'run'), '--tmpdir', join(base, 'tmp'), '--storage-driver', 'vfs'];
-    podman = (args, input) => run('podman', [...global, ...args], input, env);
+    podman = (args, options = {}) => runTool('podman', [...global, ...args], { ...options, env });
   });
 
   afterAll(async () => {
@@ -139,7 +116,7 @@ describe('podman', () => {
 
   it('login + push + pull of a private image; without the login the pull is refused', async () => {
     const authfile = join(base, 'auth.json');
-    ok(await podman(['login', '--tls-verify=false', '--authfile', authfile, '-u', 'alice', '--password-stdin', reg.host], 'alice-password\n'));
+    ok(await podman(['login', '--tls-verify=false', '--authfile', authfile, '-u', 'alice', '--password-stdin', reg.host], { input: 'alice-password\n' }));
     const id = ok(await podman(['pull', '-q', `oci:${layoutDir}:v1`])).stdout.trim();
     const name = `${reg.host}/priv/podman:1`;
     ok(await podman(['tag', id, name]));

@@ -1,20 +1,19 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CommandError, Podman, recordRequests, Skopeo, type LoggedRequest } from '../helpers/clients.js';
+import { Podman, recordRequests, Skopeo, type LoggedRequest } from '../helpers/clients.js';
 import { layoutRef, OciLayout, type BuiltImage, type BuiltIndex } from '../helpers/oci-layout.js';
+import { DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, sha256 } from '../helpers/push.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
+import { CommandError } from '../helpers/run-tool.js';
 
 /**
  * Real clients against the hosted registry over loopback. Images come from OCI layouts built here
  * (no network); "identical" means same manifest digests and the same bytes for every blob.
  */
 
-const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
-const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const NO_TLS = '--tls-verify=false';
 
 let reg: RunningRegistry;
@@ -25,7 +24,6 @@ let image: BuiltImage;
 let multi: BuiltIndex;
 let requests: LoggedRequest[];
 
-const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const docker = (repo: string) => `docker://${reg.host}/${repo}`;
 
 async function getManifest(repo: string, ref: string, accept: string): Promise<{ status: number; type: string | null; digest: string | null; body: Buffer }> {

@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { hashSync } from 'bcryptjs';
 import { credentialStorePath, FsCredentialStore, type CredentialData } from '../../src/auth/fs-credential-store.js';
 import { hashTokenSecret, newTokenSecret } from '../../src/auth/secrets.js';
-import { OCI_CONFIG, OCI_EMPTY, OCI_LAYER, OCI_MANIFEST, pushBlobInOneRequest, putManifest, sha256 } from './push.js';
+import { OCI_CONFIG, OCI_EMPTY, OCI_LAYER, OCI_MANIFEST, pushBlob, putManifest, sha256 } from './push.js';
 import { tmpDir } from './registry.js';
 
 /** Helpers for access-control tests: seed the credential store, build headers, push content as an admin. */
@@ -83,8 +83,8 @@ export async function pushSmallImage(url: string, repo: string, tag: string, aut
   const config = new TextEncoder().encode(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
   const layerBytes = new TextEncoder().encode('layer bytes of a test image');
   const headers = { authorization: auth };
-  const c = await pushBlobInOneRequest(url, repo, config, OCI_CONFIG, headers);
-  const l = await pushBlobInOneRequest(url, repo, layerBytes, OCI_LAYER, headers);
+  const c = await pushBlob(url, repo, config, OCI_CONFIG, { headers, singleRequest: true });
+  const l = await pushBlob(url, repo, layerBytes, OCI_LAYER, { headers, singleRequest: true });
   const manifest = new TextEncoder().encode(
     JSON.stringify({
       schemaVersion: 2,
@@ -102,7 +102,7 @@ export async function pushSmallImage(url: string, repo: string, tag: string, aut
 /** Pushes an artifact whose subject is `subject`, so the referrers API has something to list. */
 export async function pushReferrer(url: string, repo: string, subject: SeededImage, auth: string): Promise<string> {
   const headers = { authorization: auth };
-  const empty = await pushBlobInOneRequest(url, repo, '{}', OCI_EMPTY, headers);
+  const empty = await pushBlob(url, repo, '{}', OCI_EMPTY, { headers, singleRequest: true });
   const manifest = new TextEncoder().encode(
     JSON.stringify({
       schemaVersion: 2,

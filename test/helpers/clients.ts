@@ -1,53 +1,9 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
+import { mustRun, type ToolResult } from './run-tool.js';
 
-/**
- * Real clients (skopeo, podman) as child processes. Always asynchronous: a synchronous exec would block the
- * event loop of the test process, which also serves the registry under test, and the client would hang.
- */
-
-export interface RunResult {
-  stdout: string;
-  stderr: string;
-}
-
-export class CommandError extends Error {
-  constructor(
-    readonly command: string,
-    readonly code: number | string | null,
-    readonly stdout: string,
-    readonly stderr: string,
-  ) {
-    super(`${command} failed (${code}):\n${stderr || stdout}`);
-  }
-}
-
-export function run(cmd: string, args: readonly string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      cmd,
-      args,
-      { timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024, env: options.env ?? process.env, cwd: options.cwd },
-      (err, stdout, stderr) => {
-        if (err) {
-          const code = (err as NodeJS.ErrnoException & { code?: number | string }).code ?? null;
-          reject(new CommandError(`${cmd} ${args.join(' ')}`, code, stdout, stderr));
-        } else resolve({ stdout, stderr });
-      },
-    );
-  });
-}
-
-export async function hasCommand(cmd: string): Promise<boolean> {
-  try {
-    await run('sh', ['-c', `command -v ${cmd}`]);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** Real clients (skopeo, podman) with private configuration, run through mustRun (so a failure throws CommandError). */
 
 /**
  * skopeo with its own policy (accept anything) and an empty registries.conf, so the machine's
@@ -64,8 +20,8 @@ export class Skopeo {
     return new Skopeo(dir);
   }
 
-  run(args: readonly string[], timeoutMs?: number): Promise<RunResult> {
-    return run('skopeo', ['--policy', join(this.dir, 'policy.json'), '--registries-conf', join(this.dir, 'registries.conf'), ...args], { timeoutMs });
+  run(args: readonly string[], timeoutMs?: number): Promise<ToolResult> {
+    return mustRun('skopeo', ['--policy', join(this.dir, 'policy.json'), '--registries-conf', join(this.dir, 'registries.conf'), ...args], { timeoutMs });
   }
 
   async json<T>(args: readonly string[]): Promise<T> {
@@ -91,7 +47,7 @@ export class Podman {
     return new Podman(dir);
   }
 
-  run(args: readonly string[], timeoutMs?: number): Promise<RunResult> {
+  run(args: readonly string[], timeoutMs?: number): Promise<ToolResult> {
     const global = [
       '--root', join(this.dir, 'root'),
       '--runroot', join(this.dir, 'run'),
@@ -101,7 +57,7 @@ export class Podman {
       '--cgroup-manager', 'cgroupfs',
     ];
     const env = { ...process.env, CONTAINERS_REGISTRIES_CONF: join(this.dir, 'registries.conf') };
-    return run('podman', [...global, ...args], { timeoutMs, env });
+    return mustRun('podman', [...global, ...args], { timeoutMs, env });
   }
 
   policyPath(): string {

@@ -49,16 +49,27 @@ export async function errorCode(res: Response): Promise<string | undefined> {
   }
 }
 
-/** Monolithic POST + PUT; returns the blob's descriptor. `headers` (e.g. authorization) go on both requests. */
-export async function pushBlob(
-  url: string,
-  repo: string,
-  data: Uint8Array | string,
-  mediaType = OCI_LAYER,
-  headers: Record<string, string> = {},
-): Promise<Desc> {
+export interface PushBlobOptions {
+  /** Sent on every request, e.g. authorization. */
+  headers?: Record<string, string>;
+  /** One POST ?digest= with the bytes (201) instead of POST (202) then PUT <location>?digest= (201). */
+  singleRequest?: boolean;
+}
+
+/** Uploads `data` monolithically (POST + PUT, or one POST with `singleRequest`); returns the blob's descriptor. */
+export async function pushBlob(url: string, repo: string, data: Uint8Array | string, mediaType = OCI_LAYER, options: PushBlobOptions = {}): Promise<Desc> {
+  const headers = options.headers ?? {};
   const bytes = toBuffer(data);
   const digest = sha256(bytes);
+  if (options.singleRequest) {
+    const res = await fetch(`${url}/v2/${repo}/blobs/uploads/?digest=${digest}`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) },
+      body: bytes,
+    });
+    if (res.status !== 201) throw new Error(`push blob to ${repo}: ${res.status} ${await res.text()}`);
+    return { mediaType, digest, size: bytes.length };
+  }
   const start = await fetch(`${url}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers });
   if (start.status !== 202) throw new Error(`upload start: ${start.status} ${await start.text()}`);
   const location = new URL(start.headers.get('location')!, url);
@@ -68,25 +79,7 @@ export async function pushBlob(
   return { mediaType, digest, size: bytes.length };
 }
 
-/** The single-request upload: one POST ?digest= with the bytes (201); returns the blob's descriptor. */
-export async function pushBlobInOneRequest(
-  url: string,
-  repo: string,
-  data: Uint8Array | string,
-  mediaType = OCI_LAYER,
-  headers: Record<string, string> = {},
-): Promise<Desc> {
-  const bytes = toBuffer(data);
-  const digest = sha256(bytes);
-  const res = await fetch(`${url}/v2/${repo}/blobs/uploads/?digest=${digest}`, {
-    method: 'POST',
-    headers: { ...headers, 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) },
-    body: bytes,
-  });
-  if (res.status !== 201) throw new Error(`push blob to ${repo}: ${res.status} ${await res.text()}`);
-  return { mediaType, digest, size: bytes.length };
-}
-
+/** PUT a manifest; `headers` (e.g. authorization) are sent along with the Content-Type. */
 export async function putManifest(
   url: string,
   repo: string,

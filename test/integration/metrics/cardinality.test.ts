@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeHub } from '../../helpers/fake-hub.js';
 import { labelValues, parseMetrics, scrape, type Samples } from '../../helpers/metrics.js';
-import { makeImage, pullImage, pushImage } from '../../helpers/push-image.js';
+import { makeImage, pullImage, pushPreparedImage } from '../../helpers/push-image.js';
 import { OCI_MANIFEST } from '../../helpers/push.js';
 import { startRegistry, type RunningRegistry } from '../../helpers/registry.js';
 
@@ -76,7 +76,7 @@ function registrySeries(samples: Samples): Set<string> {
 describe('label cardinality', () => {
   it(`pulling ${REPOS} different repositories adds no label values beyond the route patterns`, async () => {
     const base = makeImage('cardinality/base', 'v1', [512]);
-    await pushImage(reg.url, base);
+    await pushPreparedImage(reg.url, base);
     for (let i = 0; i < 3; i++) await exercise(i, base);
     await scrape(`${reg.url}/metrics`); // so the scrape's own /metrics series exist in both snapshots
     const early = parseMetrics(await scrape(`${reg.url}/metrics`));

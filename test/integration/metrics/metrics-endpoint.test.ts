@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listenLoopback, parseMetrics, promtool, scrape, seriesKey } from '../../helpers/metrics.js';
-import { makeImage, pullImage, pushImage } from '../../helpers/push-image.js';
+import { makeImage, pullImage, pushPreparedImage } from '../../helpers/push-image.js';
 import { startRegistry, type RunningRegistry } from '../../helpers/registry.js';
 
 const TOKEN = 'metrics-test-token-0123456789';
@@ -19,7 +19,7 @@ async function start(metrics: Record<string, unknown> = {}): Promise<RunningRegi
 describe('/metrics', () => {
   it('serves the text format that promtool accepts, with every registry_ family and process metrics', async () => {
     const reg = await start();
-    await pushImage(reg.url, makeImage('lint/app', 'v1'));
+    await pushPreparedImage(reg.url, makeImage('lint/app', 'v1'));
     await pullImage(reg.url, 'lint/app', 'v1');
     await fetch(`${reg.url}/v2/lint/app/manifests/missing`);
     await fetch(`${reg.url}/nowhere`);

@@ -7,7 +7,7 @@ import { basic, seedCredentials } from '../../helpers/auth.js';
 import { FakeHub } from '../../helpers/fake-hub.js';
 import { metricValue } from '../../helpers/metric-value.js';
 import { deltas, histogramCount, parseMetrics, promtool, scrape, seriesKey as k, until } from '../../helpers/metrics.js';
-import { makeImage, pullImage, pushImage } from '../../helpers/push-image.js';
+import { makeImage, pullImage, pushPreparedImage } from '../../helpers/push-image.js';
 import { OCI_MANIFEST, sha256 } from '../../helpers/push.js';
 import { startRegistry, tmpDir, type RunningRegistry } from '../../helpers/registry.js';
 
@@ -95,7 +95,7 @@ describe('scripted sequence', () => {
     const before = await snapshot();
 
     // 1. Push (Basic credentials on every request, as skopeo --creds does): 3 × (POST + PUT) + manifest PUT.
-    await pushImage(reg.url, hosted, alice);
+    await pushPreparedImage(reg.url, hosted, alice);
     // 2. Pull it twice: manifest + 3 blobs each.
     for (let i = 0; i < 2; i++) expect((await pullImage(reg.url, hosted.repo, hosted.tag, alice)).blobs.map(sha256)).toEqual(hosted.blobs.map((b) => b.digest));
     // 3. Mirrored image, cold: everything from upstream (token dance, 307 to the blob store).

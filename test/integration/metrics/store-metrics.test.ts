@@ -6,7 +6,7 @@ import { parseDigest } from '../../../src/oci/digest.js';
 import { FsBlobStore } from '../../../src/storage/fs-blob-store.js';
 import { Layout } from '../../../src/storage/layout.js';
 import { parseMetrics, scrape, seriesKey, type Samples } from '../../helpers/metrics.js';
-import { makeImage, pushImage } from '../../helpers/push-image.js';
+import { makeImage, pushPreparedImage } from '../../helpers/push-image.js';
 import { sha256 } from '../../helpers/push.js';
 import { startRegistry, type RunningRegistry } from '../../helpers/registry.js';
 
@@ -32,7 +32,7 @@ describe('store metrics', () => {
     expect(store(await metrics(reg), 'hosted')).toEqual({ blobs: 0, bytes: 0 });
 
     const image = makeImage('store/app', 'v1', [1000, 3000]);
-    await pushImage(reg.url, image);
+    await pushPreparedImage(reg.url, image);
     const imageBytes = image.blobs.reduce((n, b) => n + b.data.length, 0) + image.manifest.length;
     let samples = await metrics(reg);
     expect(store(samples, 'hosted')).toEqual({ blobs: 4, bytes: imageBytes });
@@ -67,7 +67,7 @@ describe('store metrics', () => {
     const reg = await startRegistry({ metrics: { storeScanIntervalSeconds: 3600 } });
     cleanups.push(() => reg.close());
     expect(store(await metrics(reg), 'hosted').blobs).toBe(0);
-    await pushImage(reg.url, makeImage('store/later', 'v1', [10]));
+    await pushPreparedImage(reg.url, makeImage('store/later', 'v1', [10]));
     expect(store(await metrics(reg), 'hosted').blobs).toBe(0);
   });
 

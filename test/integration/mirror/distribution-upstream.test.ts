@@ -3,8 +3,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDistribution, type RunningDistribution } from '../../helpers/distribution.js';
-import { captureLogger, pullImage, startMirror } from '../../helpers/mirror.js';
-import { makeImage, pushImage, type PushedImage } from '../../helpers/push-image.js';
+import { captureLogger, startMirror } from '../../helpers/mirror.js';
+import { makeImage, pullImage, pushPreparedImage, type PreparedImage } from '../../helpers/push-image.js';
 import { tmpDir, type RunningRegistry } from '../../helpers/registry.js';
 
 const USER = 'mirror-user';
@@ -14,7 +14,7 @@ const PASSWORD = 'dist-Pa55-secret';
 describe('pull-through from docker-registry with htpasswd auth', () => {
   let upstream: RunningDistribution;
   let mirror: RunningRegistry;
-  let image: PushedImage;
+  let image: PreparedImage;
   const log = captureLogger();
   const basic = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
 
@@ -24,7 +24,7 @@ describe('pull-through from docker-registry with htpasswd auth', () => {
     await writeFile(htpasswd, execFileSync('htpasswd', ['-Bbn', USER, PASSWORD]));
     upstream = await startDistribution({ htpasswd: { path: htpasswd } });
     image = makeImage('team/app', 'v1', [200_000, 3000]);
-    await pushImage(upstream.url, image, { authorization: basic });
+    await pushPreparedImage(upstream.url, image, { authorization: basic });
     mirror = await startMirror(
       upstream.url,
       { name: 'dist', prefix: 'registry.test/', default: false, dockerHub: false, credentials: { username: USER, passwordEnv: 'DIST_PASSWORD' } },

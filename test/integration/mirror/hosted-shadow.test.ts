@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeHub } from '../../helpers/fake-hub.js';
 import { startMirror } from '../../helpers/mirror.js';
-import { makeImage, pushImage, pullImage } from '../../helpers/push-image.js';
+import { makeImage, pushPreparedImage, pullImage } from '../../helpers/push-image.js';
 import { startRegistry, type RunningRegistry } from '../../helpers/registry.js';
 
 describe('pushing to mirrored names', () => {
@@ -23,7 +23,7 @@ describe('pushing to mirrored names', () => {
 
   it('allowHostedShadow: a push lands in the cache name and is served without asking upstream', async () => {
     const image = makeImage('library/mine', 'v1');
-    await pushImage(shadowing.url, image);
+    await pushPreparedImage(shadowing.url, image);
     const before = hub.requests.length;
     // Same repository under its other spellings.
     for (const name of ['library/mine', 'mine', 'docker.io/library/mine']) {
@@ -34,7 +34,7 @@ describe('pushing to mirrored names', () => {
   });
 
   it('with a prefix-only mirror, other names stay hosted and pushable; prefixed names are DENIED', async () => {
-    await pushImage(prefixed.url, makeImage('team/app', 'v1'));
+    await pushPreparedImage(prefixed.url, makeImage('team/app', 'v1'));
     const denied = await fetch(`${prefixed.url}/v2/docker.io/library/alpine/blobs/uploads/`, { method: 'POST' });
     expect(denied.status).toBe(403);
     const catalog = (await (await fetch(`${prefixed.url}/v2/_catalog`)).json()) as { repositories: string[] };

@@ -1,14 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { digestOf, type Digest } from '../../../src/oci/digest.js';
 import { isOciError } from '../../../src/oci/errors.js';
-import { FsBlobStore } from '../../../src/storage/fs-blob-store.js';
-import { Layout } from '../../../src/storage/layout.js';
-import { rm } from 'node:fs/promises';
-import { tmpDir } from '../../helpers/registry.js';
+import type { FsBlobStore } from '../../../src/storage/fs-blob-store.js';
+import type { Layout } from '../../../src/storage/layout.js';
+import { rejection, tempBlobStore } from '../../helpers/blob-store.js';
 
 /** A body that arrives in several chunks with pauses, so concurrent writers interleave. */
 function slowBody(data: Buffer, pieces = 8): Readable {
@@ -23,25 +22,13 @@ function slowBody(data: Buffer, pieces = 8): Readable {
   );
 }
 
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
-
 describe('FsBlobStore', () => {
   let root: string;
   let layout: Layout;
   let store: FsBlobStore;
 
   beforeEach(async () => {
-    root = await tmpDir('blobs-');
-    layout = new Layout(root);
-    store = new FsBlobStore(layout);
-    await store.init();
+    ({ root, layout, blobs: store } = await tempBlobStore('blobs-'));
   });
   afterEach(async () => {
     await rm(root, { recursive: true, force: true });

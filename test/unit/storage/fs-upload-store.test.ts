@@ -6,24 +6,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { digestOf } from '../../../src/oci/digest.js';
 import { isOciError } from '../../../src/oci/errors.js';
 import type { Clock } from '../../../src/oci/types.js';
-import { FsBlobStore } from '../../../src/storage/fs-blob-store.js';
+import type { FsBlobStore } from '../../../src/storage/fs-blob-store.js';
 import { FsUploadStore } from '../../../src/storage/fs-upload-store.js';
-import { Layout } from '../../../src/storage/layout.js';
-import { tmpDir } from '../../helpers/registry.js';
+import type { Layout } from '../../../src/storage/layout.js';
+import { rejection, tempBlobStore } from '../../helpers/blob-store.js';
 
 const clock: Clock = { now: () => 1_700_000_000_000 };
 
 function body(data: Buffer): Readable {
   return Readable.from([data]);
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('FsUploadStore', () => {
@@ -38,10 +29,7 @@ describe('FsUploadStore', () => {
   }
 
   beforeEach(async () => {
-    root = await tmpDir('uploads-');
-    layout = new Layout(root);
-    blobs = new FsBlobStore(layout);
-    await blobs.init();
+    ({ root, layout, blobs } = await tempBlobStore('uploads-'));
   });
   afterEach(async () => {
     await rm(root, { recursive: true, force: true });
