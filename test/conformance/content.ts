@@ -4,11 +4,8 @@ import { locationOf, sha256, type RegistryClient } from './registry-client.js';
 
 /** Content for the flows, pushed through the plain spec flows so any registry under test accepts it. */
 
-export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
-export const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
-export const OCI_LAYER = 'application/vnd.oci.image.layer.v1.tar+gzip';
+export { OCI_CONFIG, OCI_EMPTY, OCI_INDEX, OCI_LAYER, OCI_MANIFEST } from '../helpers/push.js';
+import { OCI_CONFIG, OCI_EMPTY, OCI_INDEX, OCI_LAYER, OCI_MANIFEST } from '../helpers/push.js';
 
 export interface Descriptor {
   mediaType: string;
