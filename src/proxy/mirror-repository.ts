@@ -55,13 +55,13 @@ export class MirrorRepository implements Repository {
     const local = await this.localBlob(d);
     if (local) {
       this.ctx.metrics.cacheHits.inc({ upstream: this.upstreamName, kind: 'blob' });
-      return { size: local.size, open: (range) => this.ctx.blobs.open(d, range) };
+      return this.storedHandle(d, local.size);
     }
     const stored = !this.ctx.fills.get(this.upstreamName, d) && (await this.ctx.blobs.stat(d));
     if (stored) {
       await this.adoptStored(d, stored);
       this.ctx.metrics.cacheHits.inc({ upstream: this.upstreamName, kind: 'blob' });
-      return { size: stored.size, open: (range) => this.ctx.blobs.open(d, range) };
+      return this.storedHandle(d, stored.size);
     }
     this.ctx.metrics.cacheMisses.inc({ upstream: this.upstreamName, kind: 'blob' });
     const fill = await this.ctx.fills.join(d, this.source(), this.name);
@@ -71,9 +71,9 @@ export class MirrorRepository implements Repository {
       await fill.done;
       const s = await this.ctx.blobs.stat(d);
       if (!s) throw new OciError('BLOB_UNKNOWN', undefined, { detail: { digest: d } });
-      return { size: s.size, open: (range) => this.ctx.blobs.open(d, range) };
+      return this.storedHandle(d, s.size);
     }
-    return { size: fill.size, open: (range) => fill.openReader(range) };
+    return { size: fill.size, open: (range) => fill.openReader(range), openCopy: (range) => fill.openCopy(range) };
   }
 
   async listTags(page: Page): Promise<string[]> {
@@ -135,6 +135,17 @@ export class MirrorRepository implements Repository {
     throw new OciError('DENIED', `${this.name} is mirrored from upstream ${this.upstreamName}; pushing to it is not allowed`, {
       detail: { name: this.name, upstream: this.upstreamName },
     });
+  }
+
+  /**
+   * A cached blob, served like a hosted one: with the store's recycled-buffer copy where it has one
+   * (bench: 8 clients × warm 1 GiB from the mirror 10.8-13.5 s through a read stream, 6.1-6.8 s with it).
+   */
+  private storedHandle(d: Digest, size: number): BlobHandle {
+    const { blobs } = this.ctx;
+    const handle: BlobHandle = { size, open: (range) => blobs.open(d, range) };
+    if (blobs.openCopy) handle.openCopy = (range) => blobs.openCopy!(d, range);
+    return handle;
   }
 
   private async localBlob(d: Digest): Promise<{ size: number } | undefined> {
