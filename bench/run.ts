@@ -4,7 +4,8 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Skopeo } from '../test/helpers/clients.js';
-import { HashingPassThrough, OciLayout, seededBytes } from '../test/helpers/oci-layout.js';
+import { DigestingStream } from '../src/oci/digest.js';
+import { OciLayout, seededBytes } from '../test/helpers/oci-layout.js';
 import { OCI_MANIFEST } from '../test/helpers/push.js';
 import { tmpDir } from '../test/helpers/registry.js';
 import { blobReadMBps, getBlob, manifestLoad, pushBlobFile } from './http-load.js';
@@ -46,9 +47,9 @@ interface Figures {
 }
 
 async function writeBlobFile(path: string, seed: string, size: number): Promise<BlobFile> {
-  const hasher = new HashingPassThrough('sha256');
+  const hasher = new DigestingStream('sha256');
   await pipeline(seededBytes(seed, size), hasher, createWriteStream(path));
-  return { path, size, digest: `sha256:${hasher.hex()}` };
+  return { path, size, digest: hasher.digest() };
 }
 
 const seconds = async (work: () => Promise<unknown>): Promise<number> => {

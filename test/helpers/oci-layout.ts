@@ -1,10 +1,11 @@
-import { createCipheriv, createHash, randomBytes, type Hash } from 'node:crypto';
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import { DigestingStream } from '../../src/oci/digest.js';
 import { OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, sha256 } from './push.js';
 
 /**
@@ -143,12 +144,12 @@ export class OciLayout {
 
   private async writeLayer(seed: string, size: number, gzipLevel: number): Promise<BuiltImage['layers'][number]> {
     const tmp = join(this.dir, 'blobs', `.tmp-${randomBytes(6).toString('hex')}`);
-    const diff = new HashingPassThrough('sha256');
-    const compressed = new HashingPassThrough('sha256');
+    const diff = new DigestingStream('sha256');
+    const compressed = new DigestingStream('sha256');
     await pipeline(tarOfOneFile('data.bin', size, seed), diff, createGzip({ level: gzipLevel }), compressed, createWriteStream(tmp));
-    const digest = `sha256:${compressed.hex()}`;
+    const digest = compressed.digest();
     await rename(tmp, this.blobPath(digest));
-    return { mediaType: OCI_LAYER, digest, size: compressed.bytes, diffId: `sha256:${diff.hex()}` };
+    return { mediaType: OCI_LAYER, digest, size: compressed.bytes, diffId: diff.digest() };
   }
 }
 
@@ -217,26 +218,6 @@ function tarHeader(name: string, size: number): Buffer {
   return h;
 }
 
-/** Counts and hashes bytes on their way through, for digests computed in the same pass as the write. */
-export class HashingPassThrough extends Transform {
-  private readonly hash: Hash;
-  bytes = 0;
-
-  constructor(algorithm: 'sha256' | 'sha512') {
-    super({ highWaterMark: 1024 * 1024 });
-    this.hash = createHash(algorithm);
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    done(null, chunk);
-  }
-
-  hex(): string {
-    return this.hash.digest('hex');
-  }
-}
 
 function strip(d: LayoutDescriptor): LayoutDescriptor {
   return { mediaType: d.mediaType, digest: d.digest, size: d.size };
