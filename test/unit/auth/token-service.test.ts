@@ -30,6 +30,21 @@ describe('TokenService', () => {
     tokens = new TokenService(keys, clock, OPTIONS);
   });
 
+  /** A token whose claims are all valid: only its header and signing key are under test. */
+  function forgeWithValidClaims(header: { alg: string; kid?: string; typ: string }, key: Parameters<SignJWT['sign']>[0]): Promise<string> {
+    const now = Math.floor(clock.now() / 1000);
+    return new SignJWT({ access: ACCESS })
+      .setProtectedHeader(header)
+      .setIssuer(OPTIONS.issuer)
+      .setAudience(OPTIONS.service)
+      .setSubject('alice')
+      .setIssuedAt(now)
+      .setNotBefore(now)
+      .setExpirationTime(now + 60)
+      .setJti('x')
+      .sign(key);
+  }
+
   it('issues a JWT with iss, sub, aud, exp, nbf, iat, jti and only the given access', async () => {
     const { token, expiresIn, issuedAt } = await tokens.issue('alice', ACCESS, 'tok1');
     expect(expiresIn).toBe(300);
@@ -62,34 +77,14 @@ describe('TokenService', () => {
   it('rejects a token signed with another key, even with the right kid and claims', async () => {
     const current = await keys.current();
     const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-    const now = Math.floor(clock.now() / 1000);
-    const forged = await new SignJWT({ access: ACCESS })
-      .setProtectedHeader({ alg: 'ES256', kid: current.kid, typ: 'JWT' })
-      .setIssuer(OPTIONS.issuer)
-      .setAudience(OPTIONS.service)
-      .setSubject('alice')
-      .setIssuedAt(now)
-      .setNotBefore(now)
-      .setExpirationTime(now + 60)
-      .setJti('x')
-      .sign(other);
+    const forged = await forgeWithValidClaims({ alg: 'ES256', kid: current.kid, typ: 'JWT' }, other);
     await expect(tokens.verify(forged)).rejects.toBeInstanceOf(TokenError);
   });
 
   it('rejects an HMAC token keyed with the public key (algorithm confusion)', async () => {
     const current = await keys.current();
     const secret = current.publicKey.export({ format: 'pem', type: 'spki' });
-    const now = Math.floor(clock.now() / 1000);
-    const forged = await new SignJWT({ access: ACCESS })
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-      .setIssuer(OPTIONS.issuer)
-      .setAudience(OPTIONS.service)
-      .setSubject('alice')
-      .setIssuedAt(now)
-      .setNotBefore(now)
-      .setExpirationTime(now + 60)
-      .setJti('x')
-      .sign(new Uint8Array(Buffer.from(secret)));
+    const forged = await forgeWithValidClaims({ alg: 'HS256', typ: 'JWT' }, new Uint8Array(Buffer.from(secret)));
     await expect(tokens.verify(forged)).rejects.toBeInstanceOf(TokenError);
   });
 
