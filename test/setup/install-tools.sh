@@ -19,7 +19,7 @@ missing=()
 for cmd in "${!NEEDED[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDED[$cmd]}")
 done
-# uidmap gives podman its newuidmap/newgidmap; fuse-overlayfs is not needed (vfs driver in tests).
+# With recommends, as on the machines where the tests were run; uidmap gives podman newuidmap/newgidmap.
 if [ ${#missing[@]} -eq 0 ]; then
   echo "test tools: all present (skopeo, podman, containerd, docker-registry, redis-server, prometheus, htpasswd)"
   exit 0
@@ -31,5 +31,5 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}" uidmap >/dev/null
+$SUDO apt-get install -y -qq "${packages[@]}" uidmap >/dev/null
 echo "test tools: installed ${packages[*]}"
