@@ -3,6 +3,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort, startDistribution } from '../test/helpers/distribution.js';
 import { tmpDir } from '../test/helpers/registry.js';
+import { stopChild } from '../test/helpers/run-tool.js';
 
 /** A registry under test, as a separate process so its memory can be read from /proc. */
 export interface BenchServer {
@@ -33,10 +34,7 @@ export async function startOurs(): Promise<BenchServer> {
     host: `127.0.0.1:${port}`,
     pid: child.pid!,
     async close() {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
+      await stopChild(child, exited, 10_000);
       await rm(dataDir, { recursive: true, force: true });
     },
   };

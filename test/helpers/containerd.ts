@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runTool } from './run-tool.js';
+import { runTool, stopChild } from './run-tool.js';
 
 export interface RunningContainerd {
   address: string;
@@ -59,12 +59,7 @@ export async function startContainerd(): Promise<RunningContainerd> {
     ctr,
     output: () => out,
     async close() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await stopChild(child, exited);
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -3,6 +3,7 @@ import { writeFile, rm, mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { tmpDir } from './registry.js';
+import { stopChild } from './run-tool.js';
 
 /**
  * Debian's docker-registry (CNCF Distribution 2.8) as a child process on loopback: the peer in the
@@ -122,12 +123,7 @@ export async function startDistribution(options: DistributionOptions = {}): Prom
       output: () => out,
       async close() {
         process.off('exit', killOnExit);
-        if (child.exitCode === null && child.signalCode === null) {
-          child.kill('SIGTERM');
-          const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-          await exited;
-          clearTimeout(timer);
-        }
+        await stopChild(child, exited);
         await rm(confDir, { recursive: true, force: true });
         if (ownDir) await rm(dataDir, { recursive: true, force: true });
       },

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 
 /**
  * Runs client tools (skopeo, podman, ctr, redis-cli) as child processes, always asynchronously: the registry
@@ -66,4 +66,13 @@ export async function mustRun(cmd: string, args: readonly string[], o: RunOption
   }
   if (r.code !== 0) throw new CommandError(command, r.code, r.stdout, r.stderr);
   return r;
+}
+
+/** Stops a long-running child (a server under test): SIGTERM, then SIGKILL if it outlives `graceMs`. */
+export async function stopChild(child: ChildProcess, exited: Promise<unknown>, graceMs = 5000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
 }
