@@ -78,5 +78,20 @@ export const upstreamsSchema = z
     }
   });
 
+/**
+ * Namespaces that are hosted only, even where an upstream would otherwise claim their names (a
+ * `default: true` upstream claims every name under no prefix): pushes are allowed there (subject to
+ * access control), and a miss is a 404 at once, so private names never reach an upstream.
+ */
+export const hostedNamespacesSchema = z
+  .array(
+    z
+      .string()
+      .transform((n) => (n.endsWith('/') ? n : `${n}/`))
+      .pipe(z.string().regex(PREFIX_PATTERN, "a repository path prefix like 'acme/'")),
+  )
+  .default([])
+  .describe("Names under these prefixes ('acme/', 'internal/') are hosted here only: pushable, never looked up upstream");
+
 export type UpstreamConfig = z.infer<typeof upstreamSchema>;
 export type UpstreamCredentialsConfig = z.infer<typeof credentialsSchema>;

@@ -20,6 +20,8 @@ import { UpstreamRouter, type MirrorUpstream } from './upstream-router.js';
 
 export interface MirrorDeps {
   upstreams: readonly UpstreamConfig[];
+  /** Names under these prefixes are hosted only (never routed upstream). */
+  hostedNamespaces?: readonly string[];
   redisUrl: string | undefined;
   /** Where `passwordEnv`-style credentials are looked up. */
   env: Readonly<Record<string, string | undefined>>;
@@ -80,7 +82,7 @@ export function createMirror(d: MirrorDeps): Mirror | undefined {
   };
   d.logger.info({ upstreams: enabled.map((u) => ({ name: u.name, url: u.url, prefix: u.prefix, default: u.default })) }, 'pull-through cache enabled');
   return {
-    resolver: new MirrorResolver(d.hosted, new UpstreamRouter(upstreams), ctx),
+    resolver: new MirrorResolver(d.hosted, new UpstreamRouter(upstreams, d.hostedNamespaces), ctx),
     async close() {
       await fills.close();
       for (const t of transports) t.close();

@@ -7,7 +7,7 @@ import type { Upload } from '../storage/blob-store.js';
 import type { BlobSource } from './blob-fill.js';
 import type { MirrorContext } from './mirror-context.js';
 import { ManifestMirror } from './mirror-manifests.js';
-import type { MirrorRoute } from './upstream-router.js';
+import { pushRefused, type MirrorRoute } from './upstream-router.js';
 
 /**
  * A repository mirrored from an upstream: the same interface as a hosted one (a decorator over it), so
@@ -132,9 +132,7 @@ export class MirrorRepository implements Repository {
 
   private hosted(): Repository {
     if (this.route.upstream.config.allowHostedShadow) return this.local;
-    throw new OciError('DENIED', `${this.name} is mirrored from upstream ${this.upstreamName}; pushing to it is not allowed`, {
-      detail: { name: this.name, upstream: this.upstreamName },
-    });
+    throw pushRefused(this.route);
   }
 
   /**

@@ -15,6 +15,8 @@ export interface MirrorRoute {
   remoteName: string;
   /** The one name the cache keeps it under ('docker.io/library/alpine'), whatever path the client used. */
   localName: string;
+  /** The `hostedNamespaces` entry that would make the requested name hosted ('acme/' for 'acme/app'). */
+  hostedNamespace: string;
 }
 
 /** Names containerd and Docker use for Docker Hub in `?ns=`. */
@@ -28,19 +30,29 @@ const DOCKER_HUB_HOSTS = ['docker.io', 'registry-1.docker.io', 'index.docker.io'
  */
 export class UpstreamRouter {
   private readonly enabled: readonly MirrorUpstream[];
+  private readonly hostedOnly: readonly string[];
 
-  constructor(upstreams: readonly MirrorUpstream[]) {
+  /** `hostedNamespaces` ('acme/', 'internal/'): names under them never map to an upstream, whatever the rules below say. */
+  constructor(upstreams: readonly MirrorUpstream[], hostedNamespaces: readonly string[] = []) {
     this.enabled = upstreams.filter((u) => u.config.enabled);
+    this.hostedOnly = hostedNamespaces.map((n) => n.replace(/\/+$/, ''));
   }
 
   get isEmpty(): boolean {
     return this.enabled.length === 0;
   }
 
+  /** True for a name under a hosted namespace: 'acme' covers 'acme' and 'acme/…', as access-control namespaces do. */
+  isHostedOnly(name: string): boolean {
+    return this.hostedOnly.some((n) => name === n || name.startsWith(`${n}/`));
+  }
+
   route(name: string, namespace?: string): MirrorRoute | undefined {
+    // Checked first: a private name must never reach an upstream, not even through a prefix or `?ns=`.
+    if (this.isHostedOnly(name)) return undefined;
     for (const u of this.enabled) {
       const prefix = u.config.prefix;
-      if (prefix !== undefined && name.startsWith(prefix)) return routeTo(u, name.slice(prefix.length));
+      if (prefix !== undefined && name.startsWith(prefix)) return routeTo(u, name.slice(prefix.length), prefix);
     }
     if (namespace !== undefined) {
       const ns = namespace.toLowerCase();
@@ -57,9 +69,24 @@ function namespacesOf(c: UpstreamConfig): string[] {
   return c.dockerHub ? [...own, ...DOCKER_HUB_HOSTS] : own;
 }
 
-function routeTo(upstream: MirrorUpstream, requested: string): MirrorRoute {
+function routeTo(upstream: MirrorUpstream, requested: string, matchedPrefix = ''): MirrorRoute {
   const remoteName = upstream.config.dockerHub && !requested.includes('/') ? `library/${requested}` : requested;
   const localName = `${upstream.config.prefix ?? ''}${remoteName}`;
   if (!isValidName(localName)) throw new OciError('NAME_INVALID', 'repository name too long once mapped to its upstream', { detail: { name: localName.slice(0, 300) } });
-  return { upstream, remoteName, localName };
+  return { upstream, remoteName, localName, hostedNamespace: `${matchedPrefix}${requested.split('/')[0]}/` };
+}
+
+/**
+ * The answer to a write on a mirrored name without `allowHostedShadow`: it names both settings that
+ * would allow it, since a new user meets this first when pushing to a `default: true` mirror.
+ */
+export function pushRefused(route: MirrorRoute): OciError {
+  const upstream = route.upstream.config.name;
+  return new OciError(
+    'DENIED',
+    `${route.localName} is mirrored from upstream ${upstream}; pushing to it is not allowed. ` +
+      `To host it here, add '${route.hostedNamespace}' to hostedNamespaces (names under it are never looked up upstream), ` +
+      `or set allowHostedShadow: true on upstream ${upstream} (pushed content then shadows the upstream's)`,
+    { detail: { name: route.localName, upstream, hostedNamespace: route.hostedNamespace } },
+  );
 }

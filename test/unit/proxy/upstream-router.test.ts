@@ -43,4 +43,16 @@ describe('name → upstream routing', () => {
     const only = router([ghcr]);
     expect(only.route('team/app')).toBeUndefined();
   });
+
+  it('hostedNamespaces win over prefix, ns hint and default; the refusal names the namespace to add', () => {
+    const configs = parseConfig({ upstreams: [hub], hostedNamespaces: ['acme', 'docker.io/team/'] });
+    expect(configs.hostedNamespaces).toEqual(['acme/', 'docker.io/team/']);
+    const r2 = new UpstreamRouter(configs.upstreams.map((config) => ({ config, client: { name: config.name } as UpstreamClient })), configs.hostedNamespaces);
+    for (const name of ['acme', 'acme/app', 'acme/a/b', 'docker.io/team/app']) expect(r2.route(name), name).toBeUndefined();
+    expect(r2.route('acme/app', 'docker.io')).toBeUndefined();
+    expect(r2.route('acmecorp/app')?.localName).toBe('docker.io/acmecorp/app');
+    expect(r2.route('other/app')?.hostedNamespace).toBe('other/');
+    expect(r2.route('docker.io/other/app')?.hostedNamespace).toBe('docker.io/other/');
+    expect(() => parseConfig({ hostedNamespaces: ['Acme/'] })).toThrow();
+  });
 });
