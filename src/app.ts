@@ -66,6 +66,7 @@ export async function createRegistry(config: Config, overrides: RegistryOverride
   // Pull-through cache: a decorator over the hosted resolver when upstreams are configured.
   const mirror = createMirror({
     upstreams: config.upstreams,
+    hostedNamespaces: config.hostedNamespaces,
     redisUrl: config.cache.redisUrl,
     env: overrides.env ?? {},
     hosted: hostedResolver,

@@ -119,9 +119,15 @@ export async function createAuth(config: Config, deps: AuthDeps): Promise<Auth> 
   };
 }
 
-/** Configured namespaces first; mirrored prefixes (from upstreams) get mirrorVisibility unless configured. */
+/**
+ * Configured namespaces first; hostedNamespaces get defaultVisibility (they hold pushed content, not
+ * mirrored content, even under a default upstream) and mirrored prefixes get mirrorVisibility, unless configured.
+ */
 function visibilityRules(config: Config): Array<{ prefix: string; visibility: Visibility }> {
   const rules = config.auth.namespaces.map((n) => ({ prefix: n.prefix, visibility: n.visibility }));
+  for (const prefix of config.hostedNamespaces) {
+    if (!rules.some((r) => r.prefix.replace(/\/+$/, '') === prefix.replace(/\/+$/, ''))) rules.push({ prefix, visibility: config.auth.defaultVisibility });
+  }
   for (const u of config.upstreams) {
     if (u.enabled && u.prefix !== undefined && !rules.some((r) => r.prefix.replace(/\/+$/, '') === u.prefix!.replace(/\/+$/, ''))) {
       rules.push({ prefix: u.prefix, visibility: config.auth.mirrorVisibility });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { authSchema } from './auth-schema.js';
 import { metricsSchema } from './metrics-schema.js';
-import { upstreamsSchema } from './upstreams-schema.js';
+import { hostedNamespacesSchema, upstreamsSchema } from './upstreams-schema.js';
 
 const serverSchema = z
   .object({
@@ -41,6 +41,7 @@ export const configSchema = z
     cache: cacheSchema.default({}),
     log: logSchema.default({}),
     upstreams: upstreamsSchema,
+    hostedNamespaces: hostedNamespacesSchema,
     auth: authSchema,
     metrics: metricsSchema,
   })

@@ -60,7 +60,7 @@ export async function startDockerd(daemonJson: Record<string, unknown> = {}): Pr
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const env = { ...process.env, DOCKER_CONFIG: clientConfig, DOCKER_HOST: host };
+  const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_CONFIG: clientConfig, DOCKER_HOST: host };
   delete env.DOCKER_CONTEXT;
   delete env.DOCKER_TLS_VERIFY;
   delete env.DOCKER_CERT_PATH;
