@@ -1,16 +1,22 @@
-import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
+import { tempPath } from './temp-files.js';
 
 /** Writes a small file so that readers see the old content or the new, never a mix: temp → fsync → rename. */
 export async function writeFileAtomic(tmpDir: string, target: string, data: string | Buffer): Promise<void> {
-  const tmp = join(tmpDir, `${randomUUID()}.tmp`);
+  const tmp = tempPath(tmpDir, 'tmp');
   const handle = await open(tmp, 'w');
   try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    // A full disk must not also keep the half-written temp file.
+    await unlinkQuietly(tmp);
+    throw err;
   }
   await renameIntoPlace(tmp, target);
 }
