@@ -6,9 +6,12 @@ import { dirname, join } from 'node:path';
  * The few files access control keeps (credential store, signing key). The same temp → fsync → rename
  * discipline as storage/atomic-file.ts, kept here because auth/ must not depend on storage/.
  */
-export async function writeAtomic(target: string, data: string, mode = 0o600): Promise<void> {
+export async function writeAtomic(target: string, data: string, mode = 0o600, verify?: (written: string) => unknown): Promise<void> {
   const tmp = await writeTemp(target, data, mode);
   try {
+    // What replaces the file is first read back from disk and checked: a writer never leaves a file
+    // its readers cannot parse (a bug, a full disk that truncated the write).
+    if (verify) verify(await readFile(tmp, 'utf8'));
     await rename(tmp, target);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
@@ -76,11 +79,15 @@ export class WatchedFile<T> {
   private cached?: { value: T; mtimeMs: number; size: number; ino: number };
   private checkedAt = -Infinity;
   private pending?: Promise<T>;
+  /** The version of the file last found unreadable, so it is reported once, not at every check. */
+  private bad?: { mtimeMs: number; size: number; ino: number };
 
   constructor(
     readonly path: string,
     private readonly parse: (text: string | undefined) => T | Promise<T>,
     private readonly intervalMs = 1000,
+    /** Told when a changed file cannot be parsed while a good copy is held (which stays in use). */
+    private readonly onBadReload?: (err: Error) => void,
   ) {}
 
   async get(): Promise<T> {
@@ -105,9 +112,23 @@ export class WatchedFile<T> {
     this.checkedAt = Date.now();
     const c = this.cached;
     if (c && info && c.mtimeMs === info.mtimeMs && c.size === info.size && c.ino === info.ino) return c.value;
-    const text = info ? await readFile(this.path, 'utf8') : undefined;
-    const value = await this.parse(text);
-    this.cached = { value, mtimeMs: info?.mtimeMs ?? -1, size: info?.size ?? -1, ino: info?.ino ?? -1 };
+    const seen = { mtimeMs: info?.mtimeMs ?? -1, size: info?.size ?? -1, ino: info?.ino ?? -1 };
+    let value: T;
+    try {
+      const text = info ? await readFile(this.path, 'utf8') : undefined;
+      value = await this.parse(text);
+    } catch (err) {
+      // At start there is nothing to fall back on: the caller fails. Later, a corrupt or half-edited file
+      // must not lock everyone out: keep serving the last good copy, report once per change of the file.
+      if (!c || !this.onBadReload) throw err;
+      if (!this.bad || this.bad.mtimeMs !== seen.mtimeMs || this.bad.size !== seen.size || this.bad.ino !== seen.ino) {
+        this.bad = seen;
+        this.onBadReload(err as Error);
+      }
+      return c.value;
+    }
+    this.bad = undefined;
+    this.cached = { value, ...seen };
     return value;
   }
 }

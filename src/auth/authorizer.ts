@@ -23,6 +23,11 @@ export interface AuthRequest {
 /** No or bad credentials → UNAUTHORIZED with a challenge; insufficient → DENIED. */
 export interface Authorizer {
   authorize(request: AuthRequest, wanted: readonly Access[]): Promise<Grant>;
+  /**
+   * Who the caller is and what they may do, asking for nothing in particular (the pages list what the
+   * grant allows): anonymous → public pulls only; bad credentials → UNAUTHORIZED.
+   */
+  identify?(request: AuthRequest): Promise<Grant>;
 }
 
 /** Everyone may do everything: the registry's behaviour when access control is off. */
@@ -30,6 +35,10 @@ export class OpenAuthorizer implements Authorizer {
   private static readonly grant: Grant = { subject: null, allows: () => true };
 
   async authorize(): Promise<Grant> {
+    return OpenAuthorizer.grant;
+  }
+
+  async identify(): Promise<Grant> {
     return OpenAuthorizer.grant;
   }
 }

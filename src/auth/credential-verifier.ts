@@ -2,7 +2,9 @@ import type { Clock } from '../oci/types.js';
 import type { WatchedFile } from './auth-files.js';
 import type { FsCredentialStore } from './fs-credential-store.js';
 import type { HtpasswdEntries } from './htpasswd.js';
-import { grantsAllow, inNamespace, scopesAllow, type Identity, type NamespaceGrant, type Scope } from './policy.js';
+import type { OidcVerifier } from './oidc/oidc-verifier.js';
+import type { OidcReason } from './oidc/oidc-rejection.js';
+import { grantsAllow, inNamespace, scopesAllow, type Identity, type LoginMethod, type NamespaceGrant, type Scope } from './policy.js';
 import { hashTokenSecret, isTokenSecret, sameHash, verifyPassword } from './secrets.js';
 
 export interface UserRecord {
@@ -30,10 +32,23 @@ export interface CredentialSources {
   readonly configTokens: readonly TokenRecord[];
   readonly store?: FsCredentialStore;
   readonly htpasswd?: { readonly file: WatchedFile<HtpasswdEntries>; readonly access: readonly NamespaceGrant[] };
+  /** OIDC logins from CI: the user name `oidc.username` with an OIDC token as the password. */
+  readonly oidc?: OidcVerifier;
 }
 
-export type FailureReason = 'unknown_user' | 'bad_password' | 'bad_token' | 'token_expired' | 'token_revoked' | 'user_revoked' | 'token_owner';
-export type LoginResult = { ok: true; identity: Identity } | { ok: false; reason: FailureReason };
+export type FailureReason =
+  | 'unknown_user'
+  | 'bad_password'
+  | 'bad_token'
+  | 'token_expired'
+  | 'token_revoked'
+  | 'user_revoked'
+  | 'token_owner'
+  | `oidc_${OidcReason}`;
+export type LoginResult =
+  | { ok: true; identity: Identity }
+  /** `message` is safe to show the client (OIDC says which check failed); absent: the generic message. */
+  | { ok: false; reason: FailureReason; method?: LoginMethod; message?: string };
 
 /** Checks Basic credentials (user + password, or user + access token) and re-checks the subject of a JWT. */
 export class CredentialVerifier {
@@ -42,7 +57,30 @@ export class CredentialVerifier {
     private readonly clock: Clock,
   ) {}
 
+  /** How a login by this user name and secret is checked (for metrics before the result is known). */
+  methodOf(user: string, secret: string): LoginMethod {
+    if (this.isOidcUser(user)) return 'oidc';
+    return isTokenSecret(secret) ? 'token' : 'password';
+  }
+
+  /**
+   * The user name failed logins are counted under, per user: none for OIDC logins, which all share one user
+   * name (a guesser failing as `oidc` must not lock every CI job out); they are still counted per address.
+   */
+  limitKey(user: string): string | undefined {
+    return this.isOidcUser(user) ? undefined : user;
+  }
+
+  private isOidcUser(user: string): boolean {
+    return this.sources.oidc?.enabled === true && user === this.sources.oidc.username;
+  }
+
   async login(user: string, secret: string): Promise<LoginResult> {
+    if (this.isOidcUser(user)) {
+      const r = await this.sources.oidc!.verify(secret);
+      if (r.ok) return r;
+      return { ok: false, reason: `oidc_${r.rejection.reason}`, method: 'oidc', message: `OIDC token rejected: ${r.rejection.message}` };
+    }
     const looksLikeToken = isTokenSecret(secret);
     if (looksLikeToken) {
       const hash = hashTokenSecret(secret);
@@ -88,6 +126,7 @@ export class CredentialVerifier {
       identity: {
         subject: token.user,
         tokenId: token.id,
+        method: 'token',
         // A token never does more than its owner may, even if the owner's rights shrink later.
         allows: (repo, action) =>
           token.namespaces.some((ns) => inNamespace(ns, repo)) && scopesAllow(token.scopes, action) && ownerAllows.allows(repo, action),
@@ -132,5 +171,5 @@ export class CredentialVerifier {
 }
 
 function userIdentity(user: UserRecord): Identity {
-  return { subject: user.name, allows: (repo, action) => grantsAllow(user.access, repo, action) };
+  return { subject: user.name, method: 'password', allows: (repo, action) => grantsAllow(user.access, repo, action) };
 }

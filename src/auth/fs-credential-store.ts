@@ -7,7 +7,7 @@ const grant = z.object({ namespace: z.string().min(1), scopes: z.array(scope) })
 
 const storedUser = z.object({
   name: z.string().min(1),
-  /** bcrypt; absent for users that log in with access tokens only. */
+  /** scrypt ($scrypt$…) or, written by older versions, bcrypt; absent for users that log in with access tokens only. */
   passwordHash: z.string().optional(),
   access: z.array(grant),
   createdAt: z.string(),
@@ -56,8 +56,9 @@ export class FsCredentialStore {
   constructor(
     readonly path: string,
     reloadIntervalMs = 1000,
+    onBadReload?: (err: Error) => void,
   ) {
-    this.file = new WatchedFile(path, (text) => parseStore(text, path), reloadIntervalMs);
+    this.file = new WatchedFile(path, (text) => parseStore(text, path), reloadIntervalMs, onBadReload);
   }
 
   snapshot(): Promise<CredentialData> {
@@ -70,7 +71,7 @@ export class FsCredentialStore {
       this.file.invalidate();
       const data = structuredClone(await this.file.get());
       const result = change(data);
-      await writeAtomic(this.path, `${JSON.stringify(data, null, 2)}\n`);
+      await writeAtomic(this.path, `${JSON.stringify(data, null, 2)}\n`, 0o600, (written) => parseStore(written, this.path));
       this.file.invalidate();
       return result;
     });

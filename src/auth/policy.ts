@@ -17,10 +17,16 @@ export interface NamespaceGrant {
   readonly scopes: readonly Scope[];
 }
 
-/** Someone who proved who they are: a user (password) or one of a user's access tokens. */
+/** How a caller proved who they are: a user's password, an access token, or an OIDC token from CI. */
+export type LoginMethod = 'password' | 'token' | 'oidc';
+
+/** Someone who proved who they are: a user (password), one of a user's access tokens, or a CI job (OIDC). */
 export interface Identity {
   readonly subject: string;
   readonly tokenId?: string;
+  readonly method?: LoginMethod;
+  /** Epoch ms after which the credential itself expires (OIDC): tokens issued from it never outlive it. */
+  readonly expiresAt?: number;
   allows(repo: string, action: Action): boolean;
 }
 

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { compare, hash } from 'bcryptjs';
+import { checkPasswordHash, hashScrypt } from './password-hash.js';
 
 /** Access tokens start with this, so a Basic password can be told apart from a token without a lookup. */
 export const TOKEN_PREFIX = 'rgt_';
@@ -34,22 +34,21 @@ export function sameHash(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-export async function hashPassword(password: string, cost = 10): Promise<string> {
-  return hash(password, cost);
+/** New password hashes are scrypt (password-hash.ts); `logN` lowers the cost in tests. */
+export async function hashPassword(password: string, logN?: number): Promise<string> {
+  return hashScrypt(password, logN);
 }
 
 // A real hash of a random string: checking an unknown user costs as much as checking a known one.
-const DUMMY_HASH = '$2b$10$4YuWFTfU/YURVdvLUELg4.SF4P0QRisVP.jNBWh.QMVDRfLceXK6e';
+const DUMMY_HASH = '$scrypt$ln=15,r=8,p=1$nhJ26rjRo+7OSoF37wjiEQ==$xQ5s63ohw/rDThXPD7QfFwyIYW9ErwqoWzdhMieQlNs=';
 
 export async function verifyPassword(password: string, passwordHash: string | undefined): Promise<boolean> {
   if (passwordHash === undefined) {
-    await compare(password, DUMMY_HASH).catch(() => false);
+    await checkPasswordHash(password, DUMMY_HASH).catch(() => false);
     return false;
   }
-  // htpasswd writes $2y$, which bcryptjs reads as $2b$ (same algorithm, different tag).
-  const normalized = passwordHash.startsWith('$2y$') ? `$2b$${passwordHash.slice(4)}` : passwordHash;
   try {
-    return await compare(password, normalized);
+    return await checkPasswordHash(password, passwordHash);
   } catch {
     return false;
   }

@@ -10,6 +10,7 @@ import { OpenAuthorizer, type Authorizer } from './authorizer.js';
 import { CredentialVerifier, type TokenRecord, type UserRecord } from './credential-verifier.js';
 import { credentialStorePath, FsCredentialStore } from './fs-credential-store.js';
 import { parseHtpasswd } from './htpasswd.js';
+import { OidcVerifier } from './oidc/oidc-verifier.js';
 import { BoundedMap, LoginRateLimiter } from './login-rate-limiter.js';
 import { VisibilityPolicy, type Visibility } from './policy.js';
 import { hashPassword, hashTokenSecret } from './secrets.js';
@@ -53,7 +54,10 @@ export async function createAuth(config: Config, deps: AuthDeps): Promise<Auth> 
   const key = await keys.ensure();
   deps.logger.info({ kid: key.kid, alg: key.alg, path: keys.path }, 'token signing key loaded');
 
-  const store = new FsCredentialStore(credentialStorePath(resolve(config.storage.dataDir)), interval);
+  const storePath = credentialStorePath(resolve(config.storage.dataDir));
+  const store = new FsCredentialStore(storePath, interval, (err) =>
+    deps.logger.error({ path: storePath, error: err.message }, 'credential store unreadable after a change; still using the last good copy'),
+  );
   await store.snapshot(); // a corrupt store fails the start, not the first login
 
   const configUsers: UserRecord[] = [];
@@ -83,12 +87,15 @@ export async function createAuth(config: Config, deps: AuthDeps): Promise<Auth> 
         return entries;
       },
       interval,
+      (err) => deps.logger.error({ path, error: err.message }, 'htpasswd file unreadable after a change; still using the last good copy'),
     );
     await file.get();
     htpasswd = { file, access: auth.htpasswd.access };
   }
 
-  const verifier = new CredentialVerifier({ configUsers, configTokens, store, htpasswd }, deps.clock);
+  const events = new AuthEvents(deps.logger, deps.counters);
+  const oidc = auth.oidc.issuers.length > 0 ? new OidcVerifier(auth.oidc, deps.clock, (issuer) => ({ fetched: (result, error) => events.jwksFetch(issuer, result, error) })) : undefined;
+  const verifier = new CredentialVerifier({ configUsers, configTokens, store, htpasswd, oidc }, deps.clock);
   const tokens = new TokenService(keys, deps.clock, {
     issuer: auth.issuer,
     service: auth.service,
@@ -105,7 +112,6 @@ export async function createAuth(config: Config, deps: AuthDeps): Promise<Auth> 
       : // Bounded: a guesser rotating through many source addresses cannot grow memory without limit.
         new Keyv({ store: new BoundedMap(100_000), namespace: 'auth-failures' }));
   const limiter = new LoginRateLimiter(counterStore, auth.rateLimit, deps.clock);
-  const events = new AuthEvents(deps.logger, deps.counters);
 
   return {
     authorizer: new TokenAuthorizer({ verifier, tokens, visibility, limiter, events, service: auth.service, realm: auth.realm }),

@@ -44,22 +44,32 @@ export class TokenAuthorizer implements Authorizer {
     if (creds.scheme === 'bearer') return this.bearer(request, wanted, creds.token, isPublicPull);
     if (creds.scheme !== 'basic') throw this.unauthorized(request, wanted, 'unsupported_scheme', 'unsupported authorization scheme');
 
-    const retryAfter = await this.deps.limiter.blockedFor(ip, creds.user);
+    const method = this.deps.verifier.methodOf(creds.user, creds.password);
+    const limitKey = this.deps.verifier.limitKey(creds.user);
+    const retryAfter = await this.deps.limiter.blockedFor(ip, limitKey);
     if (retryAfter !== undefined) {
-      this.deps.events.login('rate_limited', { ip, user: creds.user, reason: 'too many failed logins' });
+      this.deps.events.login('rate_limited', { ip, user: creds.user, reason: 'too many failed logins', method });
       this.deps.events.denial({ reason: 'rate_limited', ip, user: creds.user });
       throw new OciError('TOOMANYREQUESTS', 'too many failed login attempts', { headers: { 'Retry-After': String(retryAfter) } });
     }
     const result = await this.deps.verifier.login(creds.user, creds.password);
     if (!result.ok) {
-      await this.deps.limiter.recordFailure(ip, creds.user);
-      this.deps.events.login('failure', { ip, user: creds.user, reason: result.reason });
-      throw this.unauthorized(request, wanted, result.reason, 'invalid username, password or token', undefined, creds.user);
+      await this.deps.limiter.recordFailure(ip, limitKey);
+      this.deps.events.login('failure', { ip, user: creds.user, reason: result.reason, method });
+      throw this.unauthorized(request, wanted, result.reason, result.message ?? 'invalid username, password or token', undefined, creds.user);
     }
-    this.deps.events.login('success', { ip, user: creds.user });
+    this.deps.events.login('success', { ip, user: creds.user, method });
     const identity = result.identity;
     const allows: Allows = (repo, action) => isPublicPull(repo, action) || identity.allows(repo, action);
     return this.check(request, wanted, { subject: identity.subject, allows }, true, identity);
+  }
+
+  /** Anonymous: public pulls; Basic or a catalog-scoped JWT (a page session): what the subject may pull. */
+  async identify(request: AuthRequest): Promise<Grant> {
+    if (parseAuthorization(request.authorization) === undefined) {
+      return { subject: null, allows: (repo, action) => action === 'pull' && this.deps.visibility.isPublic(repo) };
+    }
+    return this.authorize(request, [{ type: 'registry', name: 'catalog', actions: ['*'] }]);
   }
 
   private async bearer(request: AuthRequest, wanted: readonly Access[], token: string, isPublicPull: Allows): Promise<Grant> {
@@ -70,14 +80,17 @@ export class TokenAuthorizer implements Authorizer {
       throw this.unauthorized(request, wanted, 'invalid_token', 'invalid or expired token', 'invalid_token');
     }
     let identity: Identity | undefined;
-    if (verified.subject !== '') {
+    const inToken: Allows = (repo, action) =>
+      verified.access.some((a) => a.type === 'repository' && a.name === repo && (a.actions as readonly string[]).includes(action));
+    if (verified.federated) {
+      // From an OIDC login: no user record to re-check; the token holds exactly what the policies granted.
+      identity = { subject: verified.subject, method: 'oidc', allows: inToken };
+    } else if (verified.subject !== '') {
       // Re-check the subject: a revoked user or token loses its JWTs at once, not when they expire.
       const current = await this.deps.verifier.identity(verified.subject, verified.tokenId);
       if (!current.ok) throw this.unauthorized(request, wanted, current.reason, 'invalid or expired token', 'invalid_token', verified.subject);
       identity = current.identity;
     }
-    const inToken: Allows = (repo, action) =>
-      verified.access.some((a) => a.type === 'repository' && a.name === repo && (a.actions as readonly string[]).includes(action));
     const catalogInToken = verified.access.some((a) => a.type === 'registry');
     const listing = catalogInToken && wanted.some((w) => w.type === 'registry');
     // A catalog token lists what its subject may read; otherwise only what the token itself names counts.

@@ -4,7 +4,7 @@ import type { Access, Action } from './authorizer.js';
 import type { CredentialVerifier, LoginResult } from './credential-verifier.js';
 import { parseAuthorization } from './credentials.js';
 import type { LoginRateLimiter } from './login-rate-limiter.js';
-import type { Identity, VisibilityPolicy } from './policy.js';
+import type { Identity, LoginMethod, VisibilityPolicy } from './policy.js';
 import { parseScopes } from './scope.js';
 import { TokenError, type TokenService } from './token-service.js';
 
@@ -49,7 +49,8 @@ export class TokenIssuer {
   async issue(request: TokenRequest): Promise<TokenResponse> {
     const identity = await this.authenticate(request);
     const granted = this.grant(identity, parseScopes(request.scopes));
-    const issued = await this.deps.tokens.issue(identity?.subject ?? '', granted, identity?.tokenId);
+    const oidc = identity?.method === 'oidc';
+    const issued = await this.deps.tokens.issue(identity?.subject ?? '', granted, identity?.tokenId, { notAfter: identity?.expiresAt, federated: oidc });
     const response: TokenResponse = {
       token: issued.token,
       access_token: issued.token,
@@ -57,7 +58,8 @@ export class TokenIssuer {
       issued_at: issued.issuedAt.toISOString(),
     };
     if (identity && request.grantType === 'refresh_token' && request.refreshToken) response.refresh_token = request.refreshToken;
-    else if (identity && request.offline) response.refresh_token = (await this.deps.tokens.issueRefresh(identity.subject, identity.tokenId)).token;
+    // No refresh token from an OIDC login: it would outlive the OIDC token (docker then keeps the OIDC token itself).
+    else if (identity && request.offline && !oidc) response.refresh_token = (await this.deps.tokens.issueRefresh(identity.subject, identity.tokenId)).token;
     return response;
   }
 
@@ -65,7 +67,8 @@ export class TokenIssuer {
     const granted: Access[] = [];
     for (const w of wanted) {
       if (w.type === 'registry') {
-        if (identity) granted.push(w);
+        // A CI job (OIDC) pushes and pulls what its policies name; listing the catalog is for users.
+        if (identity && identity.method !== 'oidc') granted.push(w);
         continue;
       }
       const actions = w.actions.filter((a: Action) => (a === 'pull' && this.deps.visibility.isPublic(w.name)) || identity?.allows(w.name, a) === true);
@@ -84,10 +87,11 @@ export class TokenIssuer {
         subject = await this.deps.tokens.verifyRefresh(request.refreshToken);
       } catch (err) {
         if (!(err instanceof TokenError)) throw err;
-        return this.fail(ip, undefined, 'invalid_refresh_token');
+        return this.fail(ip, undefined, 'invalid_refresh_token', 'token');
       }
       const current = await this.deps.verifier.identity(subject.subject, subject.tokenId);
-      if (!current.ok) return this.fail(ip, subject.subject, current.reason);
+      if (!current.ok) return this.fail(ip, subject.subject, current.reason, 'token');
+      this.deps.events.login('success', { ip, user: subject.subject, method: 'token' });
       return current.identity;
     }
     let user: string | undefined;
@@ -108,25 +112,27 @@ export class TokenIssuer {
     }
     if (user === undefined || secret === undefined) return undefined;
 
-    const retryAfter = await this.deps.limiter.blockedFor(ip, user);
+    const method = this.deps.verifier.methodOf(user, secret);
+    const limitKey = this.deps.verifier.limitKey(user);
+    const retryAfter = await this.deps.limiter.blockedFor(ip, limitKey);
     if (retryAfter !== undefined) {
-      this.deps.events.login('rate_limited', { ip, user, reason: 'too many failed logins' });
+      this.deps.events.login('rate_limited', { ip, user, reason: 'too many failed logins', method });
       this.deps.events.denial({ reason: 'rate_limited', ip, user });
       throw new OciError('TOOMANYREQUESTS', 'too many failed login attempts', { headers: { 'Retry-After': String(retryAfter) } });
     }
     const result: LoginResult = await this.deps.verifier.login(user, secret);
     if (!result.ok) {
-      await this.deps.limiter.recordFailure(ip, user);
-      return this.fail(ip, user, result.reason);
+      await this.deps.limiter.recordFailure(ip, limitKey);
+      return this.fail(ip, user, result.reason, method, result.message);
     }
-    this.deps.events.login('success', { ip, user });
+    this.deps.events.login('success', { ip, user, method });
     return result.identity;
   }
 
-  private fail(ip: string | undefined, user: string | undefined, reason: string): never {
-    this.deps.events.login('failure', { ip, user, reason });
+  private fail(ip: string | undefined, user: string | undefined, reason: string, method: LoginMethod, message = 'incorrect username, password or token'): never {
+    this.deps.events.login('failure', { ip, user, reason, method });
     this.deps.events.denial({ reason, ip, user });
-    throw new OciError('UNAUTHORIZED', 'incorrect username, password or token', {
+    throw new OciError('UNAUTHORIZED', message, {
       headers: { 'WWW-Authenticate': 'Basic realm="registry token service"' },
     });
   }

@@ -24,6 +24,8 @@ export interface VerifiedToken {
   readonly subject: string;
   readonly tokenId?: string;
   readonly access: readonly Access[];
+  /** Issued from an OIDC login: no user record stands behind the subject. */
+  readonly federated: boolean;
 }
 
 export class TokenError extends Error {
@@ -59,8 +61,15 @@ export class TokenService {
     return this.options.ttlSeconds;
   }
 
-  issue(subject: string, access: readonly Access[], tokenId?: string): Promise<IssuedToken> {
-    return this.sign(ACCESS_TYPE, { access, ...(tokenId ? { tid: tokenId } : {}) }, subject, this.options.ttlSeconds);
+  /**
+   * `notAfter` (epoch ms) caps the lifetime: a token issued from an OIDC login never outlives the OIDC token.
+   * `federated` marks a token whose subject is no user of this registry: what it names is all it may do.
+   */
+  issue(subject: string, access: readonly Access[], tokenId?: string, o: { notAfter?: number; federated?: boolean } = {}): Promise<IssuedToken> {
+    let ttl = this.options.ttlSeconds;
+    if (o.notAfter !== undefined) ttl = Math.min(ttl, Math.floor(o.notAfter / 1000) - Math.floor(this.clock.now() / 1000));
+    if (ttl <= 0) throw new TokenError('the credential has expired');
+    return this.sign(ACCESS_TYPE, { access, ...(tokenId ? { tid: tokenId } : {}), ...(o.federated ? { idp: 'oidc' } : {}) }, subject, ttl);
   }
 
   issueRefresh(subject: string, tokenId?: string): Promise<IssuedToken> {
@@ -72,7 +81,7 @@ export class TokenService {
     const access = accessClaim.safeParse(payload.access ?? []);
     if (!access.success) throw new TokenError('malformed access claim');
     const { sub, tid } = subjectClaims.parse(payload);
-    return { subject: sub, tokenId: tid, access: access.data as Access[] };
+    return { subject: sub, tokenId: tid, access: access.data as Access[], federated: payload.idp === 'oidc' };
   }
 
   async verifyRefresh(token: string): Promise<{ subject: string; tokenId?: string }> {

@@ -26,6 +26,7 @@ export const USAGE = `usage: registry-admin [--data-dir DIR | --config FILE] COM
   token list [--user NAME] [--json]
   token revoke ID
   key rotate                 new signing key: every issued bearer token becomes invalid
+  password hash              read a password from stdin, print its scrypt hash (for auth.users[].passwordHash)
 
   NAMESPACE is a repository prefix ('acme', 'acme/backend') or '*'; SCOPES are read, write, delete.
   The data folder comes from --data-dir, else the config (--config, REGISTRY_CONFIG, DATA_DIR), else ./data.`;
@@ -64,7 +65,7 @@ async function dispatch(argv: readonly string[], io: AdminIo): Promise<void> {
   if (group === 'user' && verb === 'add' && arg) {
     const access = parseAccess(values.access ?? [], values.admin ?? false);
     const password = values['password-stdin'] ? (await io.readStdin()).replace(/\r?\n$/, '') : newPassword();
-    if (password.length < 8) throw new UsageError('the password needs at least 8 characters');
+    checkPasswordLength(password);
     const passwordHash = await hashPassword(password);
     await store.update((data) => {
       if (data.users.some((u) => u.name === arg)) throw new Error(`user ${arg} exists`);
@@ -96,6 +97,10 @@ async function dispatch(argv: readonly string[], io: AdminIo): Promise<void> {
       token.revokedAt ??= new Date(now).toISOString();
     });
     io.out(`revoked token ${arg}`);
+  } else if (group === 'password' && verb === 'hash') {
+    const password = (await io.readStdin()).replace(/\r?\n$/, '');
+    checkPasswordLength(password);
+    io.out(await hashPassword(password));
   } else if (group === 'key' && verb === 'rotate') {
     const keys = new SigningKeyFile(resolve(config.auth.signingKeyFile ?? defaultSigningKeyPath(dataDir)), 0);
     const key = await keys.rotate();
@@ -162,6 +167,12 @@ async function createToken(values: Values, store: FsCredentialStore, now: number
   io.out(`created token ${record.id} (${name}) for ${user}: ${scopes.join(',')} on ${namespaces.join(',')}${record.expiresAt ? `, expires ${record.expiresAt}` : ''}`);
   io.out(`token (shown once): ${secret}`);
   io.out(`use it as the password: docker login -u ${user} --password-stdin`);
+}
+
+/** scrypt reads every byte (bcrypt stopped at 72); the upper bound only keeps pasted files out. */
+function checkPasswordLength(password: string): void {
+  if (password.length < 8) throw new UsageError('the password needs at least 8 characters');
+  if (Buffer.byteLength(password) > 1024) throw new UsageError('the password is longer than 1024 bytes');
 }
 
 function parseAccess(specs: readonly string[], admin: boolean): Array<{ namespace: string; scopes: Scope[] }> {

@@ -1,4 +1,4 @@
-import express, { type Request, type Response, type Router } from 'express';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { TokenIssuer, TokenRequest } from '../auth/token-issuer.js';
 
 /**
@@ -9,7 +9,14 @@ import type { TokenIssuer, TokenRequest } from '../auth/token-issuer.js';
  */
 export function tokenRoutes(issuer: TokenIssuer, path = '/token'): Router {
   const router = express.Router();
-  const form = express.urlencoded({ extended: false, limit: '16kb' });
+  // A token form has a handful of fields: a small body, few parameters, no compression (no inflation bomb).
+  // The parser's errors (413, 415, 400) reach the error handler with their own status (errors.ts).
+  const parseForm = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 100, inflate: false });
+  // The route label is set before the body is parsed, so a refused body is still counted under /token.
+  const form = (req: Request, res: Response, next: NextFunction) => {
+    res.locals.route = path;
+    parseForm(req, res, next);
+  };
 
   router.get(path, async (req: Request, res: Response) => {
     res.locals.route = path;
@@ -17,7 +24,7 @@ export function tokenRoutes(issuer: TokenIssuer, path = '/token'): Router {
       authorization: req.headers.authorization,
       scopes: strings(req.query.scope),
       offline: req.query.offline_token === 'true',
-      remoteAddress: req.socket.remoteAddress,
+      remoteAddress: req.ip,
     };
     send(res, await issuer.issue(request));
   });
@@ -32,7 +39,7 @@ export function tokenRoutes(issuer: TokenIssuer, path = '/token'): Router {
       refreshToken: first(body.refresh_token),
       scopes: strings(body.scope),
       offline: first(body.access_type) === 'offline',
-      remoteAddress: req.socket.remoteAddress,
+      remoteAddress: req.ip,
     };
     send(res, await issuer.issue(request));
   });

@@ -50,9 +50,15 @@ export function createMetrics(registry: PromRegistry) {
     storeBytes: new Gauge({ name: 'registry_store_bytes', help: 'Bytes of blobs in the store by origin: hosted, cached (mirrored only), unreferenced', labelNames: ['origin'] as const, registers }),
     storeFilesystemAvailable: new Gauge({ name: 'registry_store_filesystem_avail_bytes', help: 'Bytes available to the registry on the filesystem of the data folder', registers }),
     storeFilesystemSize: new Gauge({ name: 'registry_store_filesystem_size_bytes', help: 'Size in bytes of the filesystem of the data folder', registers }),
+    storeFilesystemMinFree: new Gauge({ name: 'registry_store_filesystem_min_free_bytes', help: 'Free-space floor (storage.minFreeBytes): /readyz reports the store not ready below it', registers }),
+    storeFullErrors: new Counter({ name: 'registry_store_full_errors_total', help: 'Writes that failed because the data filesystem was full (ENOSPC/EDQUOT), answered 507', registers }),
+    storeCorrupt: new Counter({ name: 'registry_store_corrupt_total', help: 'Stored content found corrupt and quarantined, by kind: blob, manifest, record', labelNames: ['kind'] as const, registers }),
+    storeBlobsVerified: new Counter({ name: 'registry_store_blobs_verified_total', help: 'Blobs whose stored bytes were hashed and matched their digest, by path: read (inline on GET), scrub', labelNames: ['path'] as const, registers }),
+    storeTempFilesSwept: new Counter({ name: 'registry_store_temp_files_swept_total', help: 'Temp files removed because no live process owned them (a killed fill or upload)', registers }),
 
     // Auth
-    authLogins: new Counter({ name: 'registry_auth_logins_total', help: 'Login attempts (token requests and Basic auth) by result', labelNames: ['result'] as const, registers }),
+    authLogins: new Counter({ name: 'registry_auth_logins_total', help: 'Login attempts (token requests and Basic auth) by method (password, token, oidc) and result', labelNames: ['method', 'result'] as const, registers }),
+    authJwksFetches: new Counter({ name: 'registry_auth_oidc_jwks_fetches_total', help: 'Fetches of OIDC issuer keys (discovery + JWKS) by issuer and result', labelNames: ['issuer', 'result'] as const, registers }),
     authDenials: new Counter({ name: 'registry_auth_denials_total', help: 'Requests denied by access control, by reason', labelNames: ['reason'] as const, registers }),
   };
 }

@@ -181,8 +181,8 @@ describe('scripted sequence', () => {
         },
         // Auth: Basic credentials on each of the 7 + 8 + 1 hosted requests; the one wrong password.
         {
-          [k('registry_auth_logins_total', { result: 'success' })]: 7 + 8 + 1,
-          [k('registry_auth_logins_total', { result: 'failure' })]: 1,
+          [k('registry_auth_logins_total', { method: 'password', result: 'success' })]: 7 + 8 + 1,
+          [k('registry_auth_logins_total', { method: 'password', result: 'failure' })]: 1,
           [k('registry_auth_denials_total', { reason: 'bad_password' })]: 1,
         },
       ),

@@ -53,7 +53,7 @@ describe('TokenService', () => {
     const now = Date.parse('2030-01-01T00:00:00Z') / 1000;
     expect(claims).toMatchObject({ iss: 'test-issuer', sub: 'alice', aud: 'test-service', iat: now, nbf: now, exp: now + 300, access: ACCESS, tid: 'tok1' });
     expect(typeof claims.jti).toBe('string');
-    await expect(tokens.verify(token)).resolves.toEqual({ subject: 'alice', tokenId: 'tok1', access: ACCESS });
+    await expect(tokens.verify(token)).resolves.toEqual({ subject: 'alice', tokenId: 'tok1', federated: false, access: ACCESS });
   });
 
   it('rejects a token whose access claim was widened (signature no longer matches)', async () => {
