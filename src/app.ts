@@ -19,8 +19,7 @@ import { HostedResolver } from './registry/hosted-resolver.js';
 import type { HostedContext } from './registry/hosted-repository.js';
 import { ManifestCache } from './registry/manifest-cache.js';
 import type { RepositoryResolver } from './registry/repository.js';
-import { FsBlobStore } from './storage/fs-blob-store.js';
-import { FsUploadStore } from './storage/fs-upload-store.js';
+import { createStorage } from './storage/create-storage.js';
 import { Layout } from './storage/layout.js';
 
 export interface RegistryOverrides {
@@ -49,10 +48,8 @@ export async function createRegistry(config: Config, overrides: RegistryOverride
   const promRegistry = new PromRegistry();
   const metrics = createMetrics(promRegistry);
   const layout = new Layout(config.storage.dataDir);
-  const blobs = new FsBlobStore(layout);
-  await blobs.init();
-  const uploads = new FsUploadStore(layout, blobs, clock);
-  await uploads.init();
+  // Blobs and upload sessions on the configured driver (filesystem, or S3 imported on demand).
+  const { blobs, uploads } = await createStorage(config.storage, layout, clock, overrides.env ?? {});
   const index: MetadataIndex = new FsMetadataIndex(layout);
   const hosted: HostedContext = {
     blobs,

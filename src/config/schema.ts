@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { authSchema } from './auth-schema.js';
 import { metricsSchema } from './metrics-schema.js';
+import { storageSchema } from './storage-schema.js';
 import { hostedNamespacesSchema, upstreamsSchema } from './upstreams-schema.js';
 
 const serverSchema = z
@@ -9,15 +10,6 @@ const serverSchema = z
     port: z.coerce.number().int().min(0).max(65535).default(5000).describe('Listen port; 0 picks a free port'),
     publicUrl: z.string().url().optional().describe('External base URL, used in token realms; default from the request'),
     shutdownTimeoutSeconds: z.coerce.number().positive().default(30).describe('Grace period for in-flight requests on SIGTERM'),
-  })
-  .strict();
-
-const storageSchema = z
-  .object({
-    dataDir: z.string().min(1).default('./data').describe('Data folder: blobs, index, uploads, users, keys'),
-    deleteEnabled: z.boolean().default(true).describe('Allow DELETE of manifests, tags and blobs'),
-    maxManifestBytes: z.coerce.number().int().positive().default(4 * 1024 * 1024).describe('Largest accepted manifest'),
-    uploadExpirySeconds: z.coerce.number().int().positive().default(24 * 3600).describe('Abandoned uploads are removed after this'),
   })
   .strict();
 

@@ -30,6 +30,13 @@ export const blobHandlers = {
     async handle(ctx: RouteContext) {
       const digest = digestParam(ctx);
       const blob = await repository(ctx).getBlob(digest);
+      // Object storage set to redirect: the client fetches (and ranges) from the store itself.
+      const location = blob.redirect ? await blob.redirect() : undefined;
+      if (location) {
+        ctx.res.setHeader('Docker-Content-Digest', digest);
+        ctx.res.status(307).setHeader('Location', location).setHeader('Content-Length', 0).end();
+        return;
+      }
       const range = parseRangeHeader(ctx.req.headers.range, blob.size);
       // Opened before any header is set, so a vanished blob is still a clean BLOB_UNKNOWN.
       const copy = blob.openCopy ? await blob.openCopy(range) : undefined;

@@ -143,6 +143,7 @@ export class MirrorRepository implements Repository {
     const { blobs } = this.ctx;
     const handle: BlobHandle = { size, open: (range) => blobs.open(d, range) };
     if (blobs.openCopy) handle.openCopy = (range) => blobs.openCopy!(d, range);
+    if (blobs.redirectUrl) handle.redirect = () => blobs.redirectUrl!(d);
     return handle;
   }
 

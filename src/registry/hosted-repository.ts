@@ -106,6 +106,7 @@ export class HostedRepository implements Repository {
     const handle: BlobHandle = { size, open: (range) => this.ctx.blobs.open(d, range) };
     const { blobs } = this.ctx;
     if (blobs.openCopy) handle.openCopy = (range) => blobs.openCopy!(d, range);
+    if (blobs.redirectUrl) handle.redirect = () => blobs.redirectUrl!(d);
     return handle;
   }
 

@@ -23,6 +23,8 @@ export interface BlobHandle {
   open(range?: ByteRange): Promise<Readable>;
   /** Faster serving path where the store has one (local files); the route falls back to open(). */
   openCopy?(range?: ByteRange): Promise<BlobCopy>;
+  /** A URL to send the client to instead of streaming (object storage with redirects on); ranges go there too. */
+  redirect?(): Promise<string | undefined>;
 }
 
 /**

@@ -19,6 +19,8 @@ export interface BlobStore {
   /** Moves an already-written file into place after verifying it; the file is consumed either way. */
   adopt(path: string, expected: Digest, knownDigest?: Digest): Promise<{ digest: Digest; size: number }>;
   delete(d: Digest): Promise<void>;
+  /** Where a client may fetch the blob itself (a presigned object-store URL), when the store is set to redirect. */
+  redirectUrl?(d: Digest): Promise<string | undefined>;
 }
 
 export interface Upload {

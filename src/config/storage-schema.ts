@@ -1,0 +1,36 @@
+import { z } from 'zod';
+
+const s3Schema = z
+  .object({
+    bucket: z.string().min(1).describe('Bucket holding blobs and upload sessions (must exist)'),
+    region: z.string().min(1).default('us-east-1').describe('Region used for signing'),
+    endpoint: z.string().url().optional().describe('S3-compatible endpoint URL (MinIO, Ceph, s3rver…); AWS when unset'),
+    forcePathStyle: z.boolean().default(false).describe('Address the bucket as endpoint/bucket rather than bucket.endpoint'),
+    prefix: z
+      .string()
+      .regex(/^([A-Za-z0-9._-]+\/)*$/, 'empty, or path segments each ending in /')
+      .default('')
+      .describe('Key prefix under which everything is stored, e.g. registry/'),
+    accessKeyIdEnv: z.string().min(1).default('AWS_ACCESS_KEY_ID').describe('Environment variable holding the access key id'),
+    secretAccessKeyEnv: z.string().min(1).default('AWS_SECRET_ACCESS_KEY').describe('Environment variable holding the secret key'),
+    sessionTokenEnv: z.string().min(1).default('AWS_SESSION_TOKEN').describe('Environment variable holding a session token, if any'),
+    redirect: z.boolean().default(false).describe('Answer blob GETs with 307 to a presigned URL instead of streaming'),
+    redirectExpirySeconds: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(1200).describe('Lifetime of presigned URLs'),
+    partSizeMiB: z.coerce.number().int().min(5).max(512).default(8).describe('Multipart part size on the way in'),
+    queueSize: z.coerce.number().int().min(1).max(16).default(4).describe('Parts uploaded in parallel per blob'),
+  })
+  .strict();
+
+export type S3Config = z.infer<typeof s3Schema>;
+
+export const storageSchema = z
+  .object({
+    driver: z.enum(['filesystem', 's3']).default('filesystem').describe('Where blobs and upload sessions live'),
+    dataDir: z.string().min(1).default('./data').describe('Data folder: blobs (filesystem driver), index, uploads, users, keys'),
+    deleteEnabled: z.boolean().default(true).describe('Allow DELETE of manifests, tags and blobs'),
+    maxManifestBytes: z.coerce.number().int().positive().default(4 * 1024 * 1024).describe('Largest accepted manifest'),
+    uploadExpirySeconds: z.coerce.number().int().positive().default(24 * 3600).describe('Abandoned uploads are removed after this'),
+    s3: s3Schema.optional().describe('Settings of the s3 driver'),
+  })
+  .strict()
+  .refine((s) => s.driver !== 's3' || s.s3 !== undefined, { message: 'storage.driver s3 needs a storage.s3 section (bucket at least)', path: ['s3'] });
