@@ -1,5 +1,6 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { TokenIssuer, TokenRequest } from '../auth/token-issuer.js';
+import { clientAddress } from './request-origin.js';
 
 /**
  * The registry's token endpoint, the realm of its Bearer challenges:
@@ -24,7 +25,7 @@ export function tokenRoutes(issuer: TokenIssuer, path = '/token'): Router {
       authorization: req.headers.authorization,
       scopes: strings(req.query.scope),
       offline: req.query.offline_token === 'true',
-      remoteAddress: req.ip,
+      remoteAddress: clientAddress(req),
     };
     send(res, await issuer.issue(request));
   });
@@ -39,7 +40,7 @@ export function tokenRoutes(issuer: TokenIssuer, path = '/token'): Router {
       refreshToken: first(body.refresh_token),
       scopes: strings(body.scope),
       offline: first(body.access_type) === 'offline',
-      remoteAddress: req.ip,
+      remoteAddress: clientAddress(req),
     };
     send(res, await issuer.issue(request));
   });
