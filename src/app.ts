@@ -14,7 +14,13 @@ import { FsMetadataIndex } from './metadata/fs-metadata-index.js';
 import { createObservability } from './observability.js';
 import type { MetadataIndex } from './metadata/metadata-index.js';
 import { systemClock, type Clock } from './oci/types.js';
+import { ContentIntegrity } from './lifecycle/integrity.js';
+import { startStoreMaintenance } from './lifecycle/store-maintenance.js';
+import { Lifecycle } from './lifecycle/lifecycle.js';
 import { createMirror } from './proxy/create-mirror.js';
+import { createWeb } from './ui/mount.js';
+import type { Coordinator } from './coordination/coordinator.js';
+import { createScaleOut } from './coordination/setup.js';
 import { HostedResolver } from './registry/hosted-resolver.js';
 import type { HostedContext } from './registry/hosted-repository.js';
 import { ManifestCache } from './registry/manifest-cache.js';
@@ -28,6 +34,8 @@ export interface RegistryOverrides {
   /** Where credentials named by `passwordEnv`/`tokenEnv`/`secretEnv` are read (main.ts passes process.env). */
   env?: Readonly<Record<string, string | undefined>>;
   authorizer?: Authorizer;
+  /** A cluster worker's coordinator (the primary over IPC), from main.ts; in-process when absent. */
+  coordinator?: Coordinator;
 }
 
 export interface Registry {
@@ -37,6 +45,8 @@ export interface Registry {
   logger: Logger;
   metrics: Metrics;
   promRegistry: PromRegistry;
+  /** Eviction, GC and trash (issue 11); tests and the bench drive runs through it. */
+  lifecycle: Lifecycle;
   /** Stops timers and closes connections to shared caches; the HTTP server is the caller's. */
   close(): Promise<void>;
 }
@@ -50,14 +60,25 @@ export async function createRegistry(config: Config, overrides: RegistryOverride
   const layout = new Layout(config.storage.dataDir);
   // Blobs and upload sessions on the configured driver (filesystem, or S3 imported on demand).
   const { blobs, uploads } = await createStorage(config.storage, layout, clock, overrides.env ?? {});
-  const index: MetadataIndex = new FsMetadataIndex(layout);
+  // Workers and replicas: which index, and how processes sharing the store agree (src/coordination/).
+  // Integrity (issue 10): stored bytes verified as read, corrupt content quarantined (src/lifecycle/).
+  const integrity = new ContentIntegrity({ blobs, metrics, logger, verifyBlobReads: config.storage.verifyBlobReads });
+  const fsIndex = () => new FsMetadataIndex(layout, (file, reason, movedTo) => integrity.unreadableRecord(file, reason, movedTo));
+  const scaleOut = await createScaleOut(config, { logger, blobs, fsIndex, coordinator: overrides.coordinator });
+  const index: MetadataIndex = scaleOut.index;
+  const cache = new ManifestCache(config.cache.manifestCacheEntries, { staleBoundMs: config.coordination.staleBoundMs, coordinator: scaleOut.coordinator });
+  // Eviction, GC, trash (issue 11): decides what goes; started below once everything is built.
+  const lifecycle = new Lifecycle({ config, dataDir: layout.root, tmpDir: layout.tmpDir, index, blobs, uploads, clock, logger, metrics, caches: cache });
   const hosted: HostedContext = {
     blobs,
     uploads,
     index,
-    cache: new ManifestCache(config.cache.manifestCacheEntries),
+    cache,
     clock,
     deleteEnabled: config.storage.deleteEnabled,
+    integrity,
+    trash: lifecycle.trash,
+    live: lifecycle.live,
   };
   const hostedResolver = new HostedResolver(hosted, index);
   // Pull-through cache: a decorator over the hosted resolver when upstreams are configured.
@@ -65,6 +86,7 @@ export async function createRegistry(config: Config, overrides: RegistryOverride
     upstreams: config.upstreams,
     hostedNamespaces: config.hostedNamespaces,
     redisUrl: config.cache.redisUrl,
+    fillOwnership: scaleOut.fillOwnership,
     env: overrides.env ?? {},
     hosted: hostedResolver,
     blobs,
@@ -75,6 +97,8 @@ export async function createRegistry(config: Config, overrides: RegistryOverride
     clock,
     metrics,
     logger,
+    integrity,
+    activity: lifecycle.activity,
   });
   const resolver: RepositoryResolver = mirror?.resolver ?? hostedResolver;
   // Access control (off by default: an open registry); the token endpoint exists only when it is on.
@@ -85,12 +109,16 @@ export async function createRegistry(config: Config, overrides: RegistryOverride
   await uploads.purgeStale(expiryMs);
   const purgeTimer = setInterval(() => void uploads.purgeStale(expiryMs).catch(() => undefined), Math.min(expiryMs, 3600_000));
   purgeTimer.unref();
+  await lifecycle.start();
+  const maintenance = await startStoreMaintenance({ settings: config.storage, layout, blobs, integrity, logger, metrics });
 
   const observability = createObservability({ config, logger, promRegistry, metrics, layout, uploads, clock });
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.set('trust proxy', false);
+  // Off unless configured: X-Forwarded-* from an untrusted peer would pick the token realm and the address
+  // that failed logins are counted under.
+  app.set('trust proxy', config.server.trustProxy);
   app.use(requestLog(logger));
   if (observability.httpMetrics) app.use(observability.httpMetrics);
   app.get('/healthz', (_req, res) => {
@@ -98,11 +126,14 @@ export async function createRegistry(config: Config, overrides: RegistryOverride
   });
   observability.mount(app);
   if (auth.issuer) app.use(tokenRoutes(auth.issuer));
-  app.use(registryRouter({ resolver, authorizer, maxManifestBytes: config.storage.maxManifestBytes, publicUrl: config.server.publicUrl }));
+  // Pages, JSON API, /v1/search and download counts (issue 13).
+  const web = await createWeb({ config, dataDir: layout.root, tmpDir: layout.tmpDir, index, blobs, authorizer, issuer: auth.issuer, clock, logger });
+  app.use(registryRouter({ resolver, authorizer, maxManifestBytes: config.storage.maxManifestBytes, publicUrl: config.server.publicUrl, downloads: web?.parts.downloads }));
+  web?.mount(app);
   app.use((_req, res) => {
     res.status(404).json({ errors: [{ code: 'UNSUPPORTED', message: 'not found' }] });
   });
-  app.use(errorHandler(logger));
+  app.use(errorHandler(logger, { onStoreFull: () => metrics.storeFullErrors.inc() }));
 
   return {
     app,
@@ -111,10 +142,16 @@ export async function createRegistry(config: Config, overrides: RegistryOverride
     logger,
     metrics,
     promRegistry,
+    lifecycle,
     async close() {
       clearInterval(purgeTimer);
+      await lifecycle.close();
+      await maintenance.close();
       await mirror?.close();
       await auth.close();
+      await web?.close();
+      hosted.cache.close();
+      await scaleOut.close();
     },
   };
 }

@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { authSchema } from './auth-schema.js';
+import { cacheLifecycleShape } from './lifecycle-schema.js';
 import { metricsSchema } from './metrics-schema.js';
 import { storageSchema } from './storage-schema.js';
+import { uiSchema } from './ui-schema.js';
+import { coordinationSchema, metadataSchema } from './scaleout-schema.js';
 import { hostedNamespacesSchema, upstreamsSchema } from './upstreams-schema.js';
 
 const serverSchema = z
@@ -9,7 +12,16 @@ const serverSchema = z
     host: z.string().default('0.0.0.0').describe('Address to listen on'),
     port: z.coerce.number().int().min(0).max(65535).default(5000).describe('Listen port; 0 picks a free port'),
     publicUrl: z.string().url().optional().describe('External base URL, used in token realms; default from the request'),
+    trustProxy: z
+      .union([z.boolean(), z.number().int().min(0).max(10), z.array(z.string().min(1)).min(1)])
+      .default(false)
+      .describe(
+        'Which peers may set X-Forwarded-For/-Proto/-Host (express trust proxy): false (default) trusts none; a list of addresses/CIDRs ' +
+          "(or 'loopback', 'uniquelocal'); a number of hops; true trusts every peer (only when nothing but the proxy can reach the port). " +
+          'Feeds the token realm (without publicUrl) and the per-address login limit.',
+      ),
     shutdownTimeoutSeconds: z.coerce.number().positive().default(30).describe('Grace period for in-flight requests on SIGTERM'),
+    workers: z.coerce.number().int().min(0).max(256).default(0).describe('Processes serving the port (node:cluster); 0: one per core; 1: a single process'),
   })
   .strict();
 
@@ -17,8 +29,10 @@ const cacheSchema = z
   .object({
     redisUrl: z.string().optional().describe('redis://host:port for shared tokens and tag freshness; memory when unset'),
     manifestCacheEntries: z.coerce.number().int().nonnegative().default(10000).describe('In-process hot manifest cache size'),
+    ...cacheLifecycleShape,
   })
-  .strict();
+  .strict()
+  .refine((c) => c.lowWatermark <= c.highWatermark, { message: 'lowWatermark must not exceed highWatermark', path: ['lowWatermark'] });
 
 const logSchema = z
   .object({
@@ -36,6 +50,9 @@ export const configSchema = z
     hostedNamespaces: hostedNamespacesSchema,
     auth: authSchema,
     metrics: metricsSchema,
+    ui: uiSchema,
+    metadata: metadataSchema,
+    coordination: coordinationSchema,
   })
   .strict();
 

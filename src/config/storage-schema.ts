@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { gcSchema } from './lifecycle-schema.js';
 
 const s3Schema = z
   .object({
@@ -30,7 +31,13 @@ export const storageSchema = z
     deleteEnabled: z.boolean().default(true).describe('Allow DELETE of manifests, tags and blobs'),
     maxManifestBytes: z.coerce.number().int().positive().default(4 * 1024 * 1024).describe('Largest accepted manifest'),
     uploadExpirySeconds: z.coerce.number().int().positive().default(24 * 3600).describe('Abandoned uploads are removed after this'),
+    minFreeBytes: z.coerce.number().int().nonnegative().default(256 * 1024 * 1024).describe('Free-space floor of the data filesystem: /readyz reports the store not ready under it; 0 disables'),
+    verifyBlobReads: z.enum(['first', 'always']).default('first').describe('Hash blobs while serving them: on the first full read after start (then the scrub re-checks) or on every full read'),
+    scrubBytesPerSecond: z.coerce.number().int().nonnegative().default(32 * 1024 * 1024).describe('Background re-hashing of stored blobs, bytes per second; 0 disables the scrub'),
+    scrubIntervalSeconds: z.coerce.number().int().positive().default(7 * 24 * 3600).describe('A full scrub pass starts this long after the previous one began (and once soon after start)'),
     s3: s3Schema.optional().describe('Settings of the s3 driver'),
+    gc: gcSchema.default({}).describe('Online garbage collection of unreferenced blobs and abandoned uploads'),
+    trashDays: z.coerce.number().nonnegative().default(30).describe('Deleted manifests and tags can be restored this long; 0 = deletes are final'),
   })
   .strict()
   .refine((s) => s.driver !== 's3' || s.s3 !== undefined, { message: 'storage.driver s3 needs a storage.s3 section (bucket at least)', path: ['s3'] });

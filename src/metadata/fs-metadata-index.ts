@@ -4,13 +4,42 @@ import { isDigest, type Digest } from '../oci/digest.js';
 import type { Descriptor, Page } from '../oci/types.js';
 import { isNotFound, listDirOrEmpty, writeFileAtomic } from '../storage/atomic-file.js';
 import type { Layout } from '../storage/layout.js';
-import { paginate, type ContentOrigin, type ManifestRecord, type MetadataIndex } from './metadata-index.js';
+import { quarantineFile } from '../storage/quarantine.js';
+import { RepositoryCatalog, upperBound } from './fs-catalog.js';
+import { TagCache } from './fs-tag-cache.js';
+import { type ContentOrigin, type ManifestRecord, type MetadataIndex } from './metadata-index.js';
 
 const RESERVED = new Set(['_tags', '_manifests', '_layers', '_referrers']);
 
-/** MetadataIndex as small files under the data folder, each written temp → fsync → rename. */
+/**
+ * MetadataIndex as small files under the data folder, each written temp → fsync → rename. Listings
+ * do not walk the tree per request: the catalog is a sorted, appended log (fs-catalog.ts) and tag
+ * names are cached per repository behind a folder-mtime check (fs-tag-cache.ts), both correct
+ * when several processes write the same folder.
+ */
 export class FsMetadataIndex implements MetadataIndex {
-  constructor(private readonly layout: Layout) {}
+  private readonly catalog: RepositoryCatalog;
+  private readonly tags = new TagCache();
+
+  /**
+   * @param onCorruptRecord told about a manifest record that cannot be read back (truncated, garbled),
+   *   after the record was moved to quarantine; the index then answers as if it were absent.
+   */
+  constructor(
+    private readonly layout: Layout,
+    private readonly onCorruptRecord?: (file: string, reason: string, movedTo: string | undefined) => void,
+  ) {
+    this.catalog = new RepositoryCatalog({
+      logPath: layout.catalogLog,
+      tmpDir: layout.tmpDir,
+      walk: async () => {
+        const found: string[] = [];
+        await this.walkRepositories(layout.repositoriesDir, [], found);
+        return found;
+      },
+      exists: (repo) => this.repositoryExists(repo),
+    });
+  }
 
   async resolveTag(repo: string, tag: string): Promise<Digest | undefined> {
     const text = await readOptional(this.layout.tag(repo, tag));
@@ -19,30 +48,36 @@ export class FsMetadataIndex implements MetadataIndex {
   }
 
   async setTag(repo: string, tag: string, d: Digest): Promise<void> {
-    await writeFileAtomic(this.layout.tmpDir, this.layout.tag(repo, tag), d);
+    await this.catalog.add(repo);
+    try {
+      await writeFileAtomic(this.layout.tmpDir, this.layout.tag(repo, tag), d);
+    } finally {
+      this.tags.forget(this.layout.tagsDir(repo));
+    }
   }
 
   async deleteTag(repo: string, tag: string): Promise<boolean> {
-    return removeFile(this.layout.tag(repo, tag));
+    try {
+      return await removeFile(this.layout.tag(repo, tag));
+    } finally {
+      this.tags.forget(this.layout.tagsDir(repo));
+    }
   }
 
   async listTags(repo: string, page: Page): Promise<string[] | undefined> {
     if (!(await this.repositoryExists(repo))) return undefined;
-    const tags = await listDirOrEmpty(this.layout.tagsDir(repo));
-    return paginate(tags.sort(), page);
+    const sorted = await this.tags.names(this.layout.tagsDir(repo));
+    return pageOf(sorted, page);
   }
 
   async tagsFor(repo: string, d: Digest): Promise<string[]> {
-    const tags = await listDirOrEmpty(this.layout.tagsDir(repo));
     const matches: string[] = [];
-    for (const tag of tags) if ((await this.resolveTag(repo, tag)) === d) matches.push(tag);
+    for (const [tag, digest] of await this.tags.values(this.layout.tagsDir(repo))) if (digest === d) matches.push(tag);
     return matches;
   }
 
   async listRepositories(page: Page): Promise<string[]> {
-    const found: string[] = [];
-    await this.walkRepositories(this.layout.repositoriesDir, [], found);
-    return paginate(found.sort(), page);
+    return this.catalog.page(page);
   }
 
   async repositoryExists(repo: string): Promise<boolean> {
@@ -51,6 +86,7 @@ export class FsMetadataIndex implements MetadataIndex {
   }
 
   async addManifest(repo: string, record: ManifestRecord): Promise<void> {
+    await this.catalog.add(repo);
     const existing = await this.getManifest(repo, record.digest);
     // Keep the first-seen time: it is the "pushed at" the details page will show.
     const stored = existing ? { ...record, createdAt: existing.createdAt } : record;
@@ -58,8 +94,24 @@ export class FsMetadataIndex implements MetadataIndex {
   }
 
   async getManifest(repo: string, d: Digest): Promise<ManifestRecord | undefined> {
-    const text = await readOptional(this.layout.manifest(repo, d));
-    return text ? (JSON.parse(text) as ManifestRecord) : undefined;
+    const path = this.layout.manifest(repo, d);
+    let text: string | undefined;
+    let reason: string;
+    try {
+      text = await readOptional(path);
+      if (text === undefined) return undefined;
+      const record = parseManifestRecord(text, d);
+      if (record) return record;
+      reason = text.length === 0 ? 'empty file' : 'not a manifest record of this digest (truncated or garbled)';
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EIO') throw err;
+      reason = 'read error EIO';
+    }
+    // Corrupt: a 404 (hosted) or a refetch (cached) is the answer, never a 500 on every read; the file
+    // goes to quarantine so the next push or fill writes a good one, and an operator can inspect it.
+    const movedTo = await quarantineFile(this.layout, path).catch(() => undefined);
+    this.onCorruptRecord?.(path, reason, movedTo);
+    return undefined;
   }
 
   async deleteManifest(repo: string, d: Digest): Promise<boolean> {
@@ -105,6 +157,32 @@ export class FsMetadataIndex implements MetadataIndex {
     return out;
   }
 
+  async listManifests(repo: string): Promise<ManifestRecord[]> {
+    const out: ManifestRecord[] = [];
+    for (const digest of await listDigests(this.layout.manifestsDir(repo))) {
+      const record = await this.getManifest(repo, digest).catch(() => undefined); // removed or torn mid-listing
+      if (record) out.push(record);
+    }
+    return out;
+  }
+
+  async listBlobLinks(): Promise<Array<{ repo: string; digest: Digest; origin: ContentOrigin }>> {
+    const out: Array<{ repo: string; digest: Digest; origin: ContentOrigin }> = [];
+    const walk = async (dir: string, parts: string[]): Promise<void> => {
+      for (const name of await listDirOrEmpty(dir)) {
+        if (name === '_layers') {
+          const repo = parts.join('/');
+          for (const digest of await listDigests(join(dir, name))) {
+            const text = await readOptional(this.layout.blobLink(repo, digest));
+            if (text !== undefined) out.push({ repo, digest, origin: linkOrigin(text) });
+          }
+        } else if (!RESERVED.has(name)) await walk(join(dir, name), [...parts, name]);
+      }
+    };
+    await walk(this.layout.repositoriesDir, []);
+    return out;
+  }
+
   private async walkRepositories(dir: string, parts: string[], found: string[]): Promise<void> {
     let entries;
     try {
@@ -119,6 +197,47 @@ export class FsMetadataIndex implements MetadataIndex {
       if (!RESERVED.has(name)) await this.walkRepositories(join(dir, name), [...parts, name], found);
     }
   }
+}
+
+/** Links written before origins were recorded hold no JSON: they were pushed, so hosted. */
+function linkOrigin(text: string): ContentOrigin {
+  try {
+    return (JSON.parse(text) as { origin?: unknown }).origin === 'cached' ? 'cached' : 'hosted';
+  } catch {
+    return 'hosted';
+  }
+}
+
+/** Digests stored as <dir>/<alg>/<hex>. */
+async function listDigests(dir: string): Promise<Digest[]> {
+  const out: Digest[] = [];
+  for (const alg of await listDirOrEmpty(dir)) {
+    for (const hex of await listDirOrEmpty(join(dir, alg))) {
+      const d = `${alg}:${hex}`;
+      if (isDigest(d)) out.push(d);
+    }
+  }
+  return out;
+}
+
+/** A record as written by addManifest, or undefined when the text is not one for `d`. */
+export function parseManifestRecord(text: string, d: Digest): ManifestRecord | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const r = value as Partial<ManifestRecord> | null;
+  if (typeof r !== 'object' || r === null || r.digest !== d || typeof r.mediaType !== 'string') return undefined;
+  if (typeof r.size !== 'number' || !Number.isSafeInteger(r.size) || r.size < 0) return undefined;
+  return r as ManifestRecord;
+}
+
+/** `n` names after `last` from a sorted list: a binary search and a slice. */
+function pageOf(sorted: readonly string[], page: Page): string[] {
+  const start = page.last === undefined ? 0 : upperBound(sorted, page.last);
+  return sorted.slice(start, page.n === undefined ? sorted.length : start + page.n);
 }
 
 async function readOptional(path: string): Promise<string | undefined> {

@@ -32,6 +32,10 @@ export interface MetadataIndex {
   addReferrer(repo: string, subject: Digest, descriptor: Descriptor): Promise<void>;
   removeReferrer(repo: string, subject: Digest, d: Digest): Promise<void>;
   referrers(repo: string, subject: Digest): Promise<Descriptor[]>;
+  /** Lifecycle (GC, eviction): every manifest record of a repository, in no particular order. */
+  listManifests(repo: string): Promise<ManifestRecord[]>;
+  /** Lifecycle: every blob link of every repository (those holding links only included), with its origin. */
+  listBlobLinks(): Promise<Array<{ repo: string; digest: Digest; origin: ContentOrigin }>>;
 }
 
 /** Applies `n`/`last` to an already sorted list. */

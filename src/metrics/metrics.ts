@@ -25,6 +25,19 @@ export function createMetrics(registry: PromRegistry) {
     cacheMisses: new Counter({ name: 'registry_cache_misses_total', help: 'Mirror requests that needed the upstream', labelNames: ['kind', 'upstream'] as const, registers }),
     cacheStaleServed: new Counter({ name: 'registry_cache_stale_served_total', help: 'Cached tags served because the upstream failed', labelNames: ['kind', 'upstream'] as const, registers }),
     cacheEvictions: new Counter({ name: 'registry_cache_evictions_total', help: 'Cached blobs evicted', labelNames: ['upstream'] as const, registers }),
+    cacheEvictedBytes: new Counter({ name: 'registry_cache_evicted_bytes_total', help: 'Bytes of cached blobs evicted', labelNames: ['upstream'] as const, registers }),
+    cacheEvictionRuns: new Counter({ name: 'registry_cache_eviction_runs_total', help: 'Eviction passes that removed something, by result', labelNames: ['result'] as const, registers }),
+    cacheEvictionLastDuration: new Gauge({ name: 'registry_cache_eviction_last_duration_seconds', help: 'Duration of the last eviction pass', registers }),
+    cacheBytes: new Gauge({ name: 'registry_cache_bytes', help: 'Bytes of cached-only (mirrored, not hosted) content at the last eviction check', registers }),
+    cacheMaxBytes: new Gauge({ name: 'registry_cache_max_bytes', help: 'The cache cap (cache.maxBytes); absent when unset', registers }),
+    cacheHostedOverCap: new Gauge({ name: 'registry_cache_hosted_over_cap', help: '1 when hosted content alone exceeds cache.maxBytes (hosted content is never evicted)', registers }),
+
+    // Garbage collection and trash (issue 11)
+    gcRuns: new Counter({ name: 'registry_gc_runs_total', help: 'Garbage collection runs, by result', labelNames: ['result'] as const, registers }),
+    gcReclaimedBlobs: new Counter({ name: 'registry_gc_reclaimed_blobs_total', help: 'Blobs reclaimed by garbage collection', registers }),
+    gcReclaimedBytes: new Counter({ name: 'registry_gc_reclaimed_bytes_total', help: 'Bytes reclaimed by garbage collection', registers }),
+    gcLastDuration: new Gauge({ name: 'registry_gc_last_duration_seconds', help: 'Duration of the last garbage collection run', registers }),
+    gcLastSuccess: new Gauge({ name: 'registry_gc_last_success_timestamp_seconds', help: 'When the last garbage collection run finished without error', registers }),
 
     // Upstream
     upstreamRequests: new Counter({ name: 'registry_upstream_requests_total', help: 'Requests sent to upstreams, by status (or "error")', labelNames: ['upstream', 'status'] as const, registers }),

@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/upstreams-schema.js';
+import type { FillOwnership } from '../coordination/fill-ownership.js';
+import type { ContentIntegrity } from '../lifecycle/integrity.js';
 import type { MetadataIndex } from '../metadata/metadata-index.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Clock } from '../oci/types.js';
@@ -13,6 +15,7 @@ import { createSharedCache } from '../upstream/shared-cache.js';
 import { TokenCache } from '../upstream/token-cache.js';
 import { HttpUpstreamClient } from '../upstream/upstream-client.js';
 import { BlobFills } from './blob-fills.js';
+import type { MirrorContext } from './mirror-context.js';
 import { MirrorResolver } from './mirror-resolver.js';
 import { SingleFlight } from './single-flight.js';
 import { TagFreshness } from './tag-freshness.js';
@@ -23,6 +26,8 @@ export interface MirrorDeps {
   /** Names under these prefixes are hosted only (never routed upstream). */
   hostedNamespaces?: readonly string[];
   redisUrl: string | undefined;
+  /** Which process fills a blob when workers or replicas share the store (absent: one process). */
+  fillOwnership?: FillOwnership;
   /** Where `passwordEnv`-style credentials are looked up. */
   env: Readonly<Record<string, string | undefined>>;
   hosted: RepositoryResolver;
@@ -35,6 +40,10 @@ export interface MirrorDeps {
   clock: Clock;
   metrics: Metrics;
   logger: Logger;
+  /** Verifies cached bytes as they are served (issue 10). */
+  integrity?: ContentIntegrity;
+  /** Last-use and in-flight reports for eviction and GC (issue 11). */
+  activity?: MirrorContext['activity'];
 }
 
 export interface Mirror {
@@ -67,7 +76,7 @@ export function createMirror(d: MirrorDeps): Mirror | undefined {
     });
     return { config, client };
   });
-  const fills = new BlobFills({ blobs: d.blobs, index: d.index, tmpDir: d.tmpDir, metrics: d.metrics, logger: d.logger });
+  const fills = new BlobFills({ blobs: d.blobs, index: d.index, tmpDir: d.tmpDir, metrics: d.metrics, logger: d.logger }, d.fillOwnership);
   const ctx = {
     blobs: d.blobs,
     index: d.index,
@@ -79,6 +88,8 @@ export function createMirror(d: MirrorDeps): Mirror | undefined {
     lists: shared,
     metrics: d.metrics,
     logger: d.logger,
+    integrity: d.integrity,
+    activity: d.activity,
   };
   d.logger.info({ upstreams: enabled.map((u) => ({ name: u.name, url: u.url, prefix: u.prefix, default: u.default })) }, 'pull-through cache enabled');
   return {

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Digest } from '../oci/digest.js';
+import { CorruptContentError } from '../lifecycle/integrity.js';
 import { OciError, isOciError } from '../oci/errors.js';
 import type { Descriptor, Page } from '../oci/types.js';
 import type { BlobHandle, ManifestResult, PutManifestResult, Repository } from '../registry/repository.js';
@@ -33,11 +34,22 @@ export class MirrorRepository implements Repository {
   }
 
   async getManifest(ref: string, accept: readonly string[]): Promise<ManifestResult> {
-    return this.local.getManifest(await this.manifests.resolve(ref), accept);
+    const d = await this.manifests.resolve(ref);
+    this.ctx.activity?.used(this.name, d);
+    try {
+      return await this.local.getManifest(d, accept);
+    } catch (err) {
+      // A cached copy gone bad on disk (quarantined by now) heals itself: fetched again from upstream.
+      if (!(err instanceof CorruptContentError)) throw err;
+      await this.manifests.refetch(d);
+      return this.local.getManifest(d, accept);
+    }
   }
 
   async headManifest(ref: string, accept: readonly string[]): Promise<Descriptor> {
-    return this.local.headManifest(await this.manifests.resolve(ref), accept);
+    const d = await this.manifests.resolve(ref);
+    this.ctx.activity?.used(this.name, d);
+    return this.local.headManifest(d, accept);
   }
 
   async statBlob(d: Digest): Promise<{ size: number }> {
@@ -64,8 +76,16 @@ export class MirrorRepository implements Repository {
       return this.storedHandle(d, stored.size);
     }
     this.ctx.metrics.cacheMisses.inc({ upstream: this.upstreamName, kind: 'blob' });
-    const fill = await this.ctx.fills.join(d, this.source(), this.name);
+    const fill = await this.ctx.fills.joinOwned(d, this.source(), this.name);
+    if (!fill) {
+      // Another worker or replica owned the fill and committed it to the shared store.
+      const s = await this.ctx.blobs.stat(d);
+      if (!s) throw new OciError('BLOB_UNKNOWN', undefined, { detail: { digest: d } });
+      await this.adoptStored(d, s);
+      return this.storedHandle(d, s.size);
+    }
     await fill.ready;
+    this.ctx.activity?.filling(fill);
     if (fill.size === undefined) {
       // No Content-Length upstream: the client needs one, so it waits for the verified blob.
       await fill.done;
@@ -114,8 +134,8 @@ export class MirrorRepository implements Repository {
   putBlob(body: Readable, d: Digest, size?: number): Promise<{ digest: Digest; size: number }> {
     return this.hosted().putBlob(body, d, size);
   }
-  startUpload(): Promise<Upload> {
-    return this.hosted().startUpload();
+  startUpload(owner?: string): Promise<Upload> {
+    return this.hosted().startUpload(owner);
   }
   getUpload(id: string): Promise<Upload> {
     return this.hosted().getUpload(id);
@@ -144,7 +164,32 @@ export class MirrorRepository implements Repository {
     const handle: BlobHandle = { size, open: (range) => blobs.open(d, range) };
     if (blobs.openCopy) handle.openCopy = (range) => blobs.openCopy!(d, range);
     if (blobs.redirectUrl) handle.redirect = () => blobs.redirectUrl!(d);
-    return handle;
+    const { activity } = this.ctx;
+    if (activity) {
+      // Last use, and held while the body is sent, so eviction leaves it to its readers.
+      activity.used(this.name, d);
+      const { open, openCopy } = handle;
+      handle.open = async (range) => {
+        const release = activity.hold(d);
+        const stream = await open(range).catch((err: unknown) => {
+          release();
+          throw err;
+        });
+        return stream.once('close', release);
+      };
+      if (openCopy) {
+        handle.openCopy = async (range) => {
+          const release = activity.hold(d);
+          const copy = await openCopy(range).catch((err: unknown) => {
+            release();
+            throw err;
+          });
+          return (dest) => copy(dest).finally(release);
+        };
+      }
+    }
+    // A corrupt copy is cut off mid-body and quarantined: the next pull misses and refetches it.
+    return this.ctx.integrity ? this.ctx.integrity.serve(d, handle) : handle;
   }
 
   private async localBlob(d: Digest): Promise<{ size: number } | undefined> {

@@ -1,8 +1,9 @@
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
+import type { ContentIntegrity } from '../lifecycle/integrity.js';
 import type { ManifestRecord, MetadataIndex } from '../metadata/metadata-index.js';
 import { digestOf, digestParts, isDigest, type Digest } from '../oci/digest.js';
-import { OciError } from '../oci/errors.js';
+import { OciError, isOciError } from '../oci/errors.js';
 import { parseManifest } from '../oci/manifest.js';
 import { acceptsManifest } from '../oci/media-types.js';
 import { parseTag } from '../oci/names.js';
@@ -18,6 +19,12 @@ export interface HostedContext {
   cache: ManifestCache;
   clock: Clock;
   deleteEnabled: boolean;
+  /** Verifies stored bytes as they are read (issue 10); absent: served as stored. */
+  integrity?: ContentIntegrity;
+  /** Lifecycle (issue 11): deleted manifests and tags go here first, restorable for a while. */
+  trash?: { put(entry: { repo: string; digest: Digest; tags: string[]; kind: 'tag' | 'manifest'; record?: ManifestRecord }): Promise<void> };
+  /** Lifecycle: holds blobs a manifest PUT references until its record is written, so a sweep keeps them. */
+  live?: { pin(digests: readonly Digest[]): Promise<() => void> };
 }
 
 /** A repository whose content was pushed here. */
@@ -52,6 +59,15 @@ export class HostedRepository implements Repository {
       throw new OciError('DIGEST_INVALID', 'manifest digest does not match the reference', { detail: { reference: ref, actual: digest } });
     }
     const parsed = parseManifest(body, contentType);
+    const release = await this.ctx.live?.pin([digest, ...parsed.blobs.map((r) => r.digest), ...parsed.manifests.map((r) => r.digest)]);
+    try {
+      return await this.storeManifest(tag, digest, body, parsed);
+    } finally {
+      release?.();
+    }
+  }
+
+  private async storeManifest(tag: string | undefined, digest: Digest, body: Buffer, parsed: ReturnType<typeof parseManifest>): Promise<PutManifestResult> {
     await this.requireReferences(parsed.blobs, parsed.manifests);
 
     await this.ctx.blobs.put(Readable.from([body]), digest, { size: body.length });
@@ -81,12 +97,16 @@ export class HostedRepository implements Repository {
     if (!isDigest(ref)) {
       parseTag(ref);
       this.ctx.cache.forgetTag(this.name, ref);
+      const target = await this.ctx.index.resolveTag(this.name, ref);
+      if (target) await this.ctx.trash?.put({ repo: this.name, digest: target, tags: [ref], kind: 'tag' });
       if (!(await this.ctx.index.deleteTag(this.name, ref))) throw new OciError('MANIFEST_UNKNOWN', undefined, { detail: { tag: ref } });
       return;
     }
     const record = await this.ctx.index.getManifest(this.name, ref);
     if (!record) throw new OciError('MANIFEST_UNKNOWN', undefined, { detail: { digest: ref } });
-    for (const tag of await this.ctx.index.tagsFor(this.name, ref)) {
+    const tags = await this.ctx.index.tagsFor(this.name, ref);
+    await this.ctx.trash?.put({ repo: this.name, digest: ref, tags, kind: 'manifest', record });
+    for (const tag of tags) {
       this.ctx.cache.forgetTag(this.name, tag);
       await this.ctx.index.deleteTag(this.name, tag);
     }
@@ -104,10 +124,10 @@ export class HostedRepository implements Repository {
   async getBlob(d: Digest): Promise<BlobHandle> {
     const { size } = await this.statBlob(d);
     const handle: BlobHandle = { size, open: (range) => this.ctx.blobs.open(d, range) };
-    const { blobs } = this.ctx;
+    const { blobs, integrity } = this.ctx;
     if (blobs.openCopy) handle.openCopy = (range) => blobs.openCopy!(d, range);
     if (blobs.redirectUrl) handle.redirect = () => blobs.redirectUrl!(d);
-    return handle;
+    return integrity ? integrity.serve(d, handle) : handle;
   }
 
   async deleteBlob(d: Digest): Promise<void> {
@@ -128,8 +148,8 @@ export class HostedRepository implements Repository {
     return result;
   }
 
-  startUpload(): Promise<Upload> {
-    return this.ctx.uploads.start(this.name);
+  startUpload(owner?: string): Promise<Upload> {
+    return this.ctx.uploads.start(this.name, owner);
   }
 
   async getUpload(id: string): Promise<Upload> {
@@ -192,14 +212,24 @@ export class HostedRepository implements Repository {
   private async manifestBytes(d: Digest): Promise<Buffer> {
     const cached = this.ctx.cache.getBytes(d);
     if (cached) return cached;
-    const body = await buffer(await this.ctx.blobs.open(d));
+    const { integrity } = this.ctx;
+    let stream: Readable;
+    try {
+      stream = await this.ctx.blobs.open(d);
+    } catch (err) {
+      if (integrity && isOciError(err, 'BLOB_UNKNOWN')) throw integrity.missingManifest(d, this.name);
+      throw err;
+    }
+    // Verified on every read from disk: only bytes that hash to their digest reach the cache or a client.
+    const body = integrity ? await integrity.checkManifest(d, await buffer(stream), this.name) : await buffer(stream);
     this.ctx.cache.setBytes(d, body);
     return body;
   }
 
   private async requireReferences(blobs: readonly Descriptor[], manifests: readonly Descriptor[]): Promise<void> {
     for (const b of blobs) {
-      if (!(await this.ctx.index.hasBlob(this.name, b.digest)) || !(await this.ctx.blobs.stat(b.digest))) {
+      // touch(): also marks the blob as just referenced, so a sweep in another process keeps it.
+      if (!(await this.ctx.index.hasBlob(this.name, b.digest)) || !(await (this.ctx.blobs.touch ? this.ctx.blobs.touch(b.digest) : this.ctx.blobs.stat(b.digest)))) {
         throw new OciError('MANIFEST_BLOB_UNKNOWN', `blob unknown to registry: ${b.digest}`, { detail: { digest: b.digest } });
       }
     }

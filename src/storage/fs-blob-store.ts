@@ -1,15 +1,16 @@
-import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DigestingStream, digestParts, type Digest } from '../oci/digest.js';
+import { DigestingStream, digestParts, isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import type { ByteRange } from '../oci/types.js';
-import { isNotFound, renameIntoPlace, unlinkQuietly } from './atomic-file.js';
-import type { BlobStat, BlobStore } from './blob-store.js';
+import { isNotFound, listDirOrEmpty, renameIntoPlace, unlinkQuietly } from './atomic-file.js';
+import type { BlobStat, BlobStore, StoredBlob } from './blob-store.js';
 import { fileCopy, type BlobCopy } from './file-copy.js';
+import { quarantineFile } from './quarantine.js';
+import { tempPath } from './temp-files.js';
 import type { Layout } from './layout.js';
 
 /** 1 MiB reads: measured ~3x the throughput of Node's 64 KiB default over loopback. */
@@ -61,7 +62,7 @@ export class FsBlobStore implements BlobStore {
   }
 
   async put(body: Readable, expected: Digest, options: { size?: number; signal?: AbortSignal } = {}): Promise<{ digest: Digest; size: number }> {
-    const tmp = join(this.layout.tmpDir, `${randomUUID()}.blob`);
+    const tmp = tempPath(this.layout.tmpDir, 'blob');
     const hasher = new DigestingStream(digestParts(expected).algorithm);
     try {
       await pipeline(body, hasher, createWriteStream(tmp), options.signal ? { signal: options.signal } : {});
@@ -106,6 +107,83 @@ export class FsBlobStore implements BlobStore {
       if (isNotFound(err)) throw new OciError('BLOB_UNKNOWN', undefined, { detail: { digest: d } });
       throw err;
     }
+  }
+
+  /**
+   * Moves the blob into <dataDir>/quarantine/, then re-hashes the moved file: if it is intact after all
+   * (a good copy was renamed over a corrupt one between the read and this move), it goes back.
+   */
+  async quarantine(d: Digest): Promise<string | undefined> {
+    const moved = await quarantineFile(this.layout, this.layout.blob(d));
+    if (!moved) return undefined;
+    if ((await hashFile(moved, digestParts(d).algorithm)) === d) {
+      await renameIntoPlace(moved, this.layout.blob(d));
+      return undefined;
+    }
+    return moved;
+  }
+
+  async *list(): AsyncIterable<StoredBlob> {
+    for (const alg of await listDirOrEmpty(this.layout.blobsDir)) {
+      for (const prefix of await listDirOrEmpty(join(this.layout.blobsDir, alg))) {
+        const dir = join(this.layout.blobsDir, alg, prefix);
+        const names = (await listDirOrEmpty(dir)).filter((n) => /^[0-9a-f]+$/.test(n));
+        const stats = await Promise.all(names.map((n) => stat(join(dir, n)).catch(() => undefined)));
+        for (const [i, s] of stats.entries()) {
+          const digest = `${alg}:${names[i]}`;
+          if (s?.isFile() && isDigest(digest)) yield { digest, size: s.size, modifiedAt: s.mtimeMs };
+        }
+      }
+    }
+  }
+
+  async touch(d: Digest): Promise<boolean> {
+    const now = new Date();
+    try {
+      await utimes(this.layout.blob(d), now, now);
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Renames the blob aside first, then reads its time: a touch() that succeeded did so before the rename
+   * (same path, one file system), so it shows here and the blob goes back; a later touch() finds nothing.
+   * A crash between rename and unlink leaves `<hex>.sweep`, which restoreSwept() puts back.
+   */
+  async deleteIfUntouched(d: Digest, notAfter: number): Promise<'deleted' | 'kept' | 'missing'> {
+    const path = this.layout.blob(d);
+    const aside = `${path}.sweep`;
+    try {
+      await rename(path, aside);
+    } catch (err) {
+      if (isNotFound(err)) return 'missing';
+      throw err;
+    }
+    const s = await stat(aside);
+    if (s.mtimeMs > notAfter) {
+      await rename(aside, path);
+      return 'kept';
+    }
+    await unlink(aside);
+    return 'deleted';
+  }
+
+  /** Puts back blobs a crash left renamed aside by deleteIfUntouched (the next sweep decides again). */
+  async restoreSwept(): Promise<number> {
+    let restored = 0;
+    for (const alg of await listDirOrEmpty(this.layout.blobsDir)) {
+      for (const prefix of await listDirOrEmpty(join(this.layout.blobsDir, alg))) {
+        const dir = join(this.layout.blobsDir, alg, prefix);
+        for (const name of (await listDirOrEmpty(dir)).filter((n) => n.endsWith('.sweep'))) {
+          await rename(join(dir, name), join(dir, name.slice(0, -'.sweep'.length)));
+          restored++;
+        }
+      }
+    }
+    return restored;
   }
 }
 
