@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './distribution.js';
+import type { FakeHub } from './fake-hub.js';
 import { startHaproxy, type RunningHaproxy } from './haproxy.js';
 import { startRedis, type RunningRedis } from './redis.js';
 import { tmpDir } from './registry.js';
@@ -54,6 +55,12 @@ export class ReplicaProcess {
 
   async stop(): Promise<void> {
     if (this.child) await stopChild(this.child, this.exited);
+  }
+
+  /** SIGTERM and the exit code (null when it had to be killed). */
+  async stopWithCode(): Promise<number | null> {
+    await this.stop();
+    return this.child?.exitCode ?? null;
   }
 }
 
@@ -114,4 +121,13 @@ export async function startTrio(o: TrioOptions = {}): Promise<Trio> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Downloads of blob `digest` the upstream was asked for: authorized GETs on its registry port (each
+ * download starts with one; the unauthenticated first try that fetches a token is not counted).
+ */
+export function upstreamBlobGets(hub: FakeHub, digest: string): number {
+  const hex = digest.slice(digest.indexOf(':') + 1);
+  return hub.requests.filter((r) => r.server === 'hub' && r.method === 'GET' && r.path.includes(hex) && r.authorization !== undefined).length;
 }
