@@ -5,6 +5,8 @@ import { credentialStorePath, FsCredentialStore, type StoredToken } from '../aut
 import type { Scope } from '../auth/policy.js';
 import { hashPassword, hashTokenSecret, newPassword, newTokenId, newTokenSecret } from '../auth/secrets.js';
 import { defaultSigningKeyPath, SigningKeyFile } from '../auth/signing-key.js';
+import { fsckCommand } from './fsck-command.js';
+import { gcCommand, restoreCommand, trashListCommand } from './lifecycle-commands.js';
 
 export interface AdminIo {
   out(line: string): void;
@@ -27,6 +29,13 @@ export const USAGE = `usage: registry-admin [--data-dir DIR | --config FILE] COM
   token revoke ID
   key rotate                 new signing key: every issued bearer token becomes invalid
   password hash              read a password from stdin, print its scrypt hash (for auth.users[].passwordHash)
+  fsck [--repair] [--json]   re-hash every blob, check every manifest record, tag and blob link; with --repair
+                             move what is corrupt to <dataDir>/quarantine/ and re-link missing links; exit 1
+                             when problems remain
+  gc [--dry-run] [--json]    reclaim blobs no manifest references (and abandoned uploads) while the registry
+                             runs; prints each blob and the totals; --dry-run only says what would go
+  trash list [--json]        deleted manifests and tags that can still be restored (storage.trashDays)
+  restore REPO:TAG | REPO@DIGEST   put a deleted tag or manifest back (its tags too, unless pushed again since)
 
   NAMESPACE is a repository prefix ('acme', 'acme/backend') or '*'; SCOPES are read, write, delete.
   The data folder comes from --data-dir, else the config (--config, REGISTRY_CONFIG, DATA_DIR), else ./data.`;
@@ -101,6 +110,14 @@ async function dispatch(argv: readonly string[], io: AdminIo): Promise<void> {
     const password = (await io.readStdin()).replace(/\r?\n$/, '');
     checkPasswordLength(password);
     io.out(await hashPassword(password));
+  } else if (group === 'gc' && verb === undefined) {
+    await gcCommand(config, dataDir, { dryRun: values['dry-run'] ?? false, json: values.json ?? false }, io);
+  } else if (group === 'trash' && verb === 'list') {
+    await trashListCommand(config, dataDir, { json: values.json ?? false }, io);
+  } else if (group === 'restore' && verb !== undefined && arg === undefined) {
+    await restoreCommand(config, dataDir, verb, io);
+  } else if (group === 'fsck' && verb === undefined) {
+    await fsckCommand(config, dataDir, { repair: values.repair ?? false, json: values.json ?? false }, io);
   } else if (group === 'key' && verb === 'rotate') {
     const keys = new SigningKeyFile(resolve(config.auth.signingKeyFile ?? defaultSigningKeyPath(dataDir)), 0);
     const key = await keys.rotate();
@@ -130,6 +147,8 @@ function parse(argv: readonly string[]) {
         'expires-in': { type: 'string' },
         'expires-at': { type: 'string' },
         json: { type: 'boolean' },
+        repair: { type: 'boolean' },
+        'dry-run': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeHub } from '../../helpers/fake-hub.js';
 import { metricValue } from '../../helpers/metric-value.js';
 import { captureLogger, startMirror, waitForCachedBlobs } from '../../helpers/mirror.js';
-import { blobPath, errorCode, imageManifest, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, pushBlob, pushImage, sha256, type PushedImage } from '../../helpers/push.js';
+import { blobPath, errorCode, imageManifest, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, pushBlob, pushImage, putManifest, sha256, type PushedImage } from '../../helpers/push.js';
 import { startRegistry, tmpDir, type RunningRegistry } from '../../helpers/registry.js';
 import { download, flipByte, quarantined, waitFor } from './helpers.js';
 
@@ -63,7 +63,7 @@ describe('1. bit rot is served as valid: hosted content', () => {
     const config = await pushBlob(reg.url, 'team/app', JSON.stringify({ architecture: 'amd64', os: 'linux', seed: 'rot' }), OCI_CONFIG);
     const layer = await pushBlob(reg.url, 'team/app', 'fresh layer', OCI_LAYER);
     const body = imageManifest(config, [layer]);
-    expect((await fetch(`${reg.url}/v2/team/app/manifests/v2`, { method: 'PUT', body, headers: { 'Content-Type': OCI_MANIFEST } })).status).toBe(201);
+    expect((await putManifest(reg.url, 'team/app', 'v2', body, OCI_MANIFEST)).status).toBe(201);
     const fresh = await fetch(`${reg.url}/v2/team/app/manifests/v2`, { headers: { Accept: OCI_MANIFEST } });
     expect(fresh.headers.get('docker-content-digest')).toBe(sha256(body));
   });
