@@ -9,15 +9,17 @@ import { FakeHub } from '../helpers/fake-hub.js';
 import { OciLayout, type BuiltImage } from '../helpers/oci-layout.js';
 import { makeImage, pushPreparedImage } from '../helpers/push-image.js';
 import { DOCKER_MANIFEST, OCI_MANIFEST, putManifest, sha256 } from '../helpers/push.js';
+import { startS3, S3_ENV, type RunningS3 } from '../helpers/s3.js';
 import { upstreamBlobGets, startTrio, type Trio } from '../helpers/replicas.js';
 
 /**
- * Three replicas (child processes of src/main.ts) sharing one store and a Redis index, behind haproxy:
+ * Three replicas (child processes of src/main.ts) sharing one S3 bucket (s3rver) and a Redis index, behind haproxy:
  * real clients through the load balancer, read-your-writes across replicas, the mirror's single-flight
  * across replicas, and a fill taken over after its owner was killed. The trio starts once for the file.
  */
 
 let trio: Trio;
+let s3: RunningS3;
 let hub: FakeHub;
 let work: string;
 let src: OciLayout;
@@ -37,13 +39,17 @@ beforeAll(async () => {
   image = await src.addImage({ layerSizes: [2048, 300_000, 3 * 1024 * 1024], seed: 'replicas-image' }, 'v1');
   await src.finish();
   hub = await FakeHub.start();
+  // s3rver as its own process: the replicas' blob traffic must not queue behind this test's own thread.
+  s3 = await startS3({ child: true });
   trio = await startTrio({
-    config: { upstreams: [{ name: 'hub', url: hub.url, prefix: 'docker.io/', dockerHub: true, maxConcurrency: 16 }] },
+    config: { storage: s3.storage(), upstreams: [{ name: 'hub', url: hub.url, prefix: 'docker.io/', dockerHub: true, maxConcurrency: 16 }] },
+    env: S3_ENV,
   });
 });
 
 afterAll(async () => {
   await trio?.stop();
+  await s3?.close();
   await hub?.stop();
   if (work) await rm(work, { recursive: true, force: true });
 });
