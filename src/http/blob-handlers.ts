@@ -1,6 +1,8 @@
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { parseDigest } from '../oci/digest.js';
-import { OciError } from '../oci/errors.js';
+import { parseDigest, type Digest } from '../oci/digest.js';
+import { OciError, isOciError } from '../oci/errors.js';
+import type { BlobHandle, Repository } from '../registry/repository.js';
 import { parseRangeHeader } from './ranges.js';
 import { namespaceHint, type RouteContext } from './registry-router.js';
 
@@ -13,6 +15,36 @@ function digestParam(ctx: RouteContext) {
     return parseDigest(ctx.match.ref);
   } catch {
     throw new OciError('DIGEST_INVALID', 'invalid digest in path');
+  }
+}
+
+/**
+ * A manifest is content too: a blob GET or HEAD of a manifest's digest in this repository returns the
+ * manifest's bytes, as Distribution does (some tools fetch manifests this way). Tried only on a blob
+ * miss, so the blob path pays nothing; manifests are small and already held in memory by the manifest cache.
+ */
+async function blobOrManifest(repo: Repository, digest: Digest): Promise<BlobHandle> {
+  try {
+    return await repo.getBlob(digest);
+  } catch (err) {
+    if (!isOciError(err, 'BLOB_UNKNOWN')) throw err;
+    const manifest = await repo.getManifest(digest, ['*/*']).catch(() => {
+      throw err;
+    });
+    const bytes = manifest.body;
+    return { size: bytes.length, open: async (range) => Readable.from([range ? bytes.subarray(range.start, range.end + 1) : bytes]) };
+  }
+}
+
+async function statBlobOrManifest(repo: Repository, digest: Digest): Promise<{ size: number }> {
+  try {
+    return await repo.statBlob(digest);
+  } catch (err) {
+    if (!isOciError(err, 'BLOB_UNKNOWN')) throw err;
+    const descriptor = await repo.headManifest(digest, ['*/*']).catch(() => {
+      throw err;
+    });
+    return { size: descriptor.size };
   }
 }
 
@@ -29,7 +61,7 @@ export const blobHandlers = {
     action: 'pull' as const,
     async handle(ctx: RouteContext) {
       const digest = digestParam(ctx);
-      const blob = await repository(ctx).getBlob(digest);
+      const blob = await blobOrManifest(repository(ctx), digest);
       // Object storage set to redirect: the client fetches (and ranges) from the store itself.
       const location = blob.redirect ? await blob.redirect() : undefined;
       if (location) {
@@ -63,7 +95,7 @@ export const blobHandlers = {
     action: 'pull' as const,
     async handle(ctx: RouteContext) {
       const digest = digestParam(ctx);
-      const { size } = await repository(ctx).statBlob(digest);
+      const { size } = await statBlobOrManifest(repository(ctx), digest);
       commonHeaders(ctx, digest);
       ctx.res.status(200).setHeader('Content-Length', size);
       ctx.res.end();

@@ -58,6 +58,27 @@ function declaredLength(ctx: RouteContext): number | undefined {
   return value === undefined ? undefined : Number(value);
 }
 
+/** The request's Content-Range, checked against its Content-Length (RANGE_INVALID on a mismatch). */
+function contentRange(ctx: RouteContext) {
+  const range = parseUploadContentRange(ctx.req.headers['content-range'] as string | undefined);
+  const length = declaredLength(ctx);
+  if (range && length !== undefined && range.end - range.start + 1 !== length) {
+    throw new OciError('RANGE_INVALID', 'Content-Range does not match Content-Length');
+  }
+  return range;
+}
+
+/**
+ * A closing PUT with a body may say where that body goes; anywhere but the upload's end is refused
+ * before a byte is written, so the session stays as it was and the client can resume from its Range.
+ */
+async function requireRangeAtEnd(ctx: RouteContext): Promise<void> {
+  const range = contentRange(ctx);
+  if (!range) return;
+  const { size } = await repository(ctx).getUpload(ctx.match.ref);
+  if (range.start !== size) throw new OciError('RANGE_INVALID', `Content-Range must start at the upload's current size, ${size}`);
+}
+
 export const uploadHandlers = {
   start: {
     POST: {
@@ -93,14 +114,7 @@ export const uploadHandlers = {
       action: 'push' as const,
       async handle(ctx: RouteContext) {
         // Header checks run inside withUploadLocation too: every 416 tells the client where to resume.
-        const upload = await withUploadLocation(ctx, () => {
-          const range = parseUploadContentRange(ctx.req.headers['content-range'] as string | undefined);
-          const length = declaredLength(ctx);
-          if (range && length !== undefined && range.end - range.start + 1 !== length) {
-            throw new OciError('RANGE_INVALID', 'Content-Range does not match Content-Length');
-          }
-          return repository(ctx).appendUpload(ctx.match.ref, ctx.req, range?.start);
-        });
+        const upload = await withUploadLocation(ctx, () => repository(ctx).appendUpload(ctx.match.ref, ctx.req, contentRange(ctx)?.start));
         sendUploadState(ctx, upload, 202);
       },
     },
@@ -110,7 +124,10 @@ export const uploadHandlers = {
         const digest = queryDigest(ctx);
         if (!digest) throw new OciError('DIGEST_INVALID', 'the digest query parameter is required');
         const body = hasBody(ctx.req) ? ctx.req : undefined;
-        await withUploadLocation(ctx, () => repository(ctx).finishUpload(ctx.match.ref, digest, body));
+        await withUploadLocation(ctx, async () => {
+          if (body) await requireRangeAtEnd(ctx);
+          return repository(ctx).finishUpload(ctx.match.ref, digest, body);
+        });
         sendCreated(ctx, digest);
       },
     },

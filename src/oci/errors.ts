@@ -7,6 +7,7 @@ export const ERROR_STATUS = {
   MANIFEST_BLOB_UNKNOWN: 400,
   MANIFEST_INVALID: 400,
   MANIFEST_UNKNOWN: 404,
+  TAG_INVALID: 400,
   NAME_INVALID: 400,
   NAME_UNKNOWN: 404,
   SIZE_INVALID: 400,
@@ -30,6 +31,7 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   MANIFEST_BLOB_UNKNOWN: 'manifest references a manifest or blob unknown to registry',
   MANIFEST_INVALID: 'manifest invalid',
   MANIFEST_UNKNOWN: 'manifest unknown to registry',
+  TAG_INVALID: 'manifest tag did not match URI',
   NAME_INVALID: 'invalid repository name',
   NAME_UNKNOWN: 'repository name not known to registry',
   SIZE_INVALID: 'provided length did not match content length',
@@ -72,6 +74,15 @@ export class OciError extends Error {
     if (this.detail !== undefined) entry.detail = this.detail;
     return { errors: [entry] };
   }
+}
+
+/** A write failed because the filesystem (or the quota) is full: ENOSPC / EDQUOT anywhere in the cause chain. */
+export function isNoSpaceError(err: unknown): boolean {
+  let e = err as { code?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 5; depth++, e = e.cause as typeof e) {
+    if (e.code === 'ENOSPC' || e.code === 'EDQUOT') return true;
+  }
+  return false;
 }
 
 export function isOciError(err: unknown, code?: ErrorCode): err is OciError {

@@ -101,8 +101,8 @@ export class ShadowedRepository implements Repository {
   putBlob(body: Readable, d: Digest, size?: number): Promise<{ digest: Digest; size: number }> {
     return this.local.putBlob(body, d, size);
   }
-  startUpload(): Promise<Upload> {
-    return this.local.startUpload();
+  startUpload(...args: Parameters<Repository['startUpload']>): Promise<Upload> {
+    return this.local.startUpload(...args);
   }
   getUpload(id: string): Promise<Upload> {
     return this.local.getUpload(id);

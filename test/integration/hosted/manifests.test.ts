@@ -244,7 +244,7 @@ describe('manifests', () => {
     it('an invalid tag in the reference is refused', async () => {
       const res = await putManifest(reg.url, repo, '-bad-tag', image.body, OCI_MANIFEST);
       expect(res.status).toBe(400);
-      expect(await errorCode(res)).toBe('MANIFEST_INVALID');
+      expect(await errorCode(res)).toBe('TAG_INVALID');
     });
 
     it('an oversize manifest sent chunked (no Content-Length) is 413 too', async () => {
