@@ -1,4 +1,4 @@
-import { createLocalJWKSet, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, errors, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from 'jose';
 import type { Clock } from '../../oci/types.js';
 import { OidcRejection } from './oidc-rejection.js';
 
@@ -63,8 +63,10 @@ export class IssuerKeys {
     if (kid !== undefined && !keys.kids.has(kid)) throw new OidcRejection('unknown_kid', 'the token was signed with a key (kid) the issuer does not publish');
     try {
       return await keys.getKey(header, token);
-    } catch {
-      throw new OidcRejection('unknown_kid', 'no key of the issuer matches the token (kid/alg)');
+    } catch (err) {
+      // JWKSMultipleMatchingKeys (no kid, several keys) passes through: jwtVerify then tries each of them.
+      if (err instanceof errors.JWKSNoMatchingKey) throw new OidcRejection('unknown_kid', 'no key of the issuer matches the token (kid/alg)');
+      throw err;
     }
   };
 

@@ -84,15 +84,28 @@ export class OidcVerifier {
     if (typeof alg !== 'string' || !(issuer.config.algorithms as readonly string[]).includes(alg)) {
       throw new OidcRejection('alg_not_allowed', 'the token algorithm is not allowed (none and HMAC never are)');
     }
-    const { payload } = await jwtVerify(token, issuer.keys.getKey, {
+    const options = {
       issuer: issuer.config.url,
       audience: issuer.config.audience,
       algorithms: [...issuer.config.algorithms],
       clockTolerance: this.config.clockSkewSeconds,
       currentDate: new Date(this.clock.now()),
       requiredClaims: ['exp', 'iss', 'aud'],
-    });
-    return this.identity(issuer, payload);
+    };
+    try {
+      return this.identity(issuer, (await jwtVerify(token, issuer.keys.getKey, options)).payload);
+    } catch (err) {
+      // A token without kid and several keys of its type: jose hands back the candidates to try in turn.
+      if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err;
+      for await (const key of err) {
+        try {
+          return this.identity(issuer, (await jwtVerify(token, key, options)).payload);
+        } catch (inner) {
+          if (!(inner instanceof errors.JWSSignatureVerificationFailed)) throw inner;
+        }
+      }
+      throw new OidcRejection('bad_signature', 'the token signature is invalid');
+    }
   }
 
   private identity(issuer: TrustedIssuer, payload: JWTPayload): Identity {

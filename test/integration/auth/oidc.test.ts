@@ -20,7 +20,7 @@ let limitedIssuer: OidcIssuer;
 let reg: RunningRegistry;
 let limited: RunningRegistry;
 
-const policies = [
+const policies: Array<{ claims: Record<string, string | string[]>; namespace: string; scopes: Array<'read' | 'write' | 'delete'> }> = [
   { claims: { repository: 'acme/*', ref: 'refs/heads/main' }, namespace: 'acme/', scopes: ['read', 'write'] },
   { claims: { repository: ['acme/tools', 'acme/infra'] }, namespace: 'tools/', scopes: ['read'] },
 ];
