@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
-import { ConfigError, parseConfig } from '../../../src/config/load.js';
+import { ConfigError, loadConfig, parseConfig } from '../../../src/config/load.js';
 
 const hub = { name: 'dockerhub', url: 'https://registry-1.docker.io', prefix: 'docker.io/', default: true, dockerHub: true };
 
@@ -35,5 +35,13 @@ describe('upstreams config', () => {
     const config = parseConfig({ upstreams: parsed.upstreams });
     expect(config.upstreams.map((u) => u.name)).toEqual(['dockerhub', 'ghcr', 'quay']);
     expect(parseConfig(parse(text) as Record<string, unknown>).upstreams).toEqual([]);
+  });
+
+  it('hostedNamespaces: prefixes, a trailing slash added, settable from the environment', async () => {
+    expect(parseConfig({}).hostedNamespaces).toEqual([]);
+    expect(parseConfig({ hostedNamespaces: ['acme', 'internal/tools/'] }).hostedNamespaces).toEqual(['acme/', 'internal/tools/']);
+    for (const bad of ['*', 'Acme/', '/acme', 'acme//x', '']) expect(() => parseConfig({ hostedNamespaces: [bad] }), bad).toThrow(ConfigError);
+    const fromEnv = await loadConfig({ env: { REGISTRY_HOSTED_NAMESPACES: '[acme, internal/]' } });
+    expect(fromEnv.hostedNamespaces).toEqual(['acme/', 'internal/']);
   });
 });
