@@ -1,121 +1,151 @@
 /**
  * Pull-through cache benchmark (not part of `npm test`): `npm run bench:mirror`.
  *
- * Upstream: Debian's docker-registry (CNCF Distribution 2.8) on loopback. Our registry runs as a separate
- * child process (`node --import tsx src/main.ts`) so its peak RSS can be read from /proc (VmHWM).
- *   1. cold pull through the mirror vs a direct pull from the same upstream (fresh cache each run)
- *   2. warm pull from the cache vs the upstream
- *   3. 8 clients pulling one cold 1 GiB blob at once: time, upstream fetches, server peak RSS
- * Sizes can be shrunk for a quick run: BENCH_IMAGE_MIB (default 256), BENCH_BIG_MIB (default 1024).
+ * Upstream: Debian's docker-registry (CNCF Distribution 2.8) on loopback. Our registry (dist/main.js, one
+ * process unless BENCH_WORKERS says otherwise) and the peer, docker-registry in proxy mode, both mirror it.
+ *   1. cold pull through each mirror ÷ a direct pull of the same image from the upstream, with skopeo
+ *      (fresh image per pair: BENCH_IMAGES images of 4 × BENCH_LAYER_MIB MiB layers); median of the ratios
+ *   2. warm pull from each mirror ÷ direct pull, BENCH_WARM_ROUNDS rounds over the same images, alternating
+ *      which side goes first; median of the ratios
+ *   3. 8 clients pulling one cold BENCH_BIG_MIB blob at once: time, upstream fetches, server peak RSS
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { freePort, startDistribution, type RunningDistribution } from '../test/helpers/distribution.js';
+import { Skopeo } from '../test/helpers/clients.js';
+import { startDistribution } from '../test/helpers/distribution.js';
 import { OciLayout, seededBytes } from '../test/helpers/oci-layout.js';
 import { tmpDir } from '../test/helpers/registry.js';
+import { pushBlobFile } from './http-load.js';
+import { peakRss, currentRss, startOurs, startPeerProxy, type BenchServer } from './servers.js';
 
 const MIB = 1024 * 1024;
-const IMAGE_MIB = Number(process.env.BENCH_IMAGE_MIB ?? 256);
-const BIG_MIB = Number(process.env.BENCH_BIG_MIB ?? 1024);
-const RUNS = 3;
+const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const IMAGES = env('BENCH_IMAGES', 3);
+const LAYERS = 4;
+const LAYER_MIB = env('BENCH_LAYER_MIB', 16);
+const WARM_ROUNDS = env('BENCH_WARM_ROUNDS', 2);
+const BIG_MIB = env('BENCH_BIG_MIB', 256);
 const CLIENTS = 8;
-const ACCEPT = 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json';
 
-interface Server {
-  url: string;
-  pid: number;
-  dataDir: string;
-  stop(): Promise<void>;
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const fmt = (xs: readonly number[], digits = 2) => xs.map((v) => v.toFixed(digits)).join(' ');
+
+async function timed(work: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await work();
+  return (performance.now() - started) / 1000;
 }
 
 async function main(): Promise<void> {
+  const busyAtStart = loadavg()[0]! > cpus().length;
   const work = await tmpDir('bench-mirror-');
-  const upstream = await startDistribution({ dataDir: join(work, 'upstream') });
+  const upstream = await startDistribution({ dataDir: join(work, 'upstream'), logLevel: 'error' });
+  const skopeo = await Skopeo.create();
+  const servers: BenchServer[] = [];
   try {
-    console.log(`# pull-through cache benchmark (node ${process.version}; upstream: docker-registry 2.8 on loopback)`);
+    console.log(`# pull-through cache benchmark (node ${process.version}, ${cpus().length} cores, load ${loadavg()[0]!.toFixed(2)}; upstream docker-registry 2.8 on loopback)`);
     const layout = await OciLayout.create(join(work, 'layout'));
-    const layers = 4;
-    const image = await layout.addImage({ layerSizes: Array.from({ length: layers }, () => (IMAGE_MIB / layers) * MIB), seed: 'bench-mirror' });
-    await pushLayout(upstream, layout, 'bench/app', 'v1', [image.config.digest, ...image.layers.map((l) => l.digest)], image.manifest.digest);
-    const imageBytes = image.layers.reduce((n, l) => n + l.size, image.config.size);
-    console.log(`image: ${layers} layers, ${(imageBytes / MIB).toFixed(0)} MiB in blobs`);
+    const names: string[] = [];
+    for (let i = 0; i < IMAGES; i++) {
+      await layout.addImage({ layerSizes: Array.from({ length: LAYERS }, () => LAYER_MIB * MIB), seed: `bench-mirror-${i}-${Date.now()}` }, `img${i}`);
+      names.push(`bench/app${i}`);
+    }
+    await layout.finish();
+    for (let i = 0; i < IMAGES; i++) {
+      await skopeo.run(['copy', '--dest-tls-verify=false', layout.reference(`img${i}`), `docker://${upstream.host}/${names[i]}:v1`]);
+    }
+    console.log(`images: ${IMAGES} × ${LAYERS} layers of ${LAYER_MIB} MiB, pulled with skopeo into a fresh OCI layout each time`);
 
+    const ours = await startOurs({ configYaml: mirrorConfig(upstream.url) });
+    servers.push(ours);
+    const peer = await startPeerProxy(upstream.url);
+    servers.push(peer);
+    const mirrors = [ours, peer];
+
+    let pulls = 0;
+    const pull = (host: string, name: string) =>
+      timed(async () => {
+        const out = join(work, `pull-${pulls++}`);
+        await skopeo.run(['copy', '--src-tls-verify=false', `docker://${host}/${name}:v1`, `oci:${out}:x`]);
+        await rm(out, { recursive: true, force: true });
+      });
+
+    // Cold: for each image, a direct pull then a cold pull through each mirror (the first to ask for it).
+    const cold = mirrors.map(() => [] as number[]);
     const direct: number[] = [];
-    const cold: number[] = [];
-    const warm: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      direct.push(await timed(() => pull(upstream.url, 'bench/app', 'v1')));
-      const server = await startServer(work, upstream.url, `cold${i}`);
-      try {
-        cold.push(await timed(() => pull(server.url, 'bench/app', 'v1')));
-        warm.push(await timed(() => pull(server.url, 'bench/app', 'v1')));
-        warm.push(await timed(() => pull(server.url, 'bench/app', 'v1')));
-      } finally {
-        await server.stop();
+    for (const name of names) {
+      const d = await pull(upstream.host, name);
+      direct.push(d);
+      for (const [m, mirror] of mirrors.entries()) cold[m]!.push((await pull(mirror.host, name)) / d);
+    }
+    // Warm: direct and each mirror alternate who goes first; ratios against the direct pull of the same round.
+    const warm = mirrors.map(() => [] as number[]);
+    for (let round = 0; round < WARM_ROUNDS; round++) {
+      for (const name of names) {
+        const times = new Map<string, number>();
+        const order = round % 2 ? [...mirrors.map((m) => m.host), upstream.host] : [upstream.host, ...mirrors.map((m) => m.host)];
+        for (const host of order) times.set(host, await pull(host, name));
+        for (const [m, mirror] of mirrors.entries()) warm[m]!.push(times.get(mirror.host)! / times.get(upstream.host)!);
       }
     }
-    report('direct pull from upstream', direct, imageBytes);
-    report('cold pull through mirror', cold, imageBytes);
-    report('warm pull from mirror cache', warm, imageBytes);
-    console.log(`ratio cold-through-mirror / direct: ${(median(cold) / median(direct)).toFixed(2)}x time`);
-    console.log(`ratio warm-from-cache / direct:     ${(median(warm) / median(direct)).toFixed(2)}x time`);
+    console.log(`direct pulls (cold phase): ${fmt(direct)} s`);
+    for (const [m, mirror] of mirrors.entries()) {
+      console.log(`[${mirror.label}] cold ÷ direct per image: ${fmt(cold[m]!)}; warm ÷ direct per pair: ${fmt(warm[m]!)}`);
+    }
 
-    // One cold 1 GiB blob, 8 concurrent clients.
-    const bigPath = join(work, 'big.bin');
-    const bigDigest = await writeSeeded(bigPath, BIG_MIB * MIB);
-    await pushBlob(upstream.url, 'bench/big', bigPath, bigDigest);
-    const server = await startServer(work, upstream.url, 'big');
-    try {
-      const idle = await rss(server.pid);
-      const started = performance.now();
-      const results = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => download(`${server.url}/v2/bench/big/blobs/${bigDigest}`, i === 0)));
-      const seconds = (performance.now() - started) / 1000;
-      const peak = await rss(server.pid);
-      // The fill is observed once committed (fsync + rename), a moment after clients got the last byte.
-      let fetches = await upstreamBlobFetches(server.url);
-      for (let i = 0; fetches === undefined && i < 300; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        fetches = await upstreamBlobFetches(server.url);
-      }
-      const ok = results.every((r) => r.bytes === BIG_MIB * MIB) && results[0]!.digest === bigDigest;
-      console.log(
-        `${CLIENTS} clients × cold ${BIG_MIB} MiB blob: ${seconds.toFixed(2)} s, ${((CLIENTS * BIG_MIB) / seconds).toFixed(0)} MiB/s delivered in total, ` +
-          `all complete and verified: ${ok}, upstream blob fetches: ${fetches ?? 'n/a'}`,
-      );
-      console.log(`server RSS: idle ${(idle.rss / MIB).toFixed(0)} MiB, peak (VmHWM) during the cold fill ${(peak.hwm / MIB).toFixed(0)} MiB`);
-      // The same 8 clients again, now from the cache: what the cold run costs over plain serving.
-      await new Promise((r) => setTimeout(r, 500));
-      const warmStart = performance.now();
-      await Promise.all(Array.from({ length: CLIENTS }, () => download(`${server.url}/v2/bench/big/blobs/${bigDigest}`, false)));
-      const warmSeconds = (performance.now() - warmStart) / 1000;
-      console.log(`${CLIENTS} clients × warm ${BIG_MIB} MiB blob: ${warmSeconds.toFixed(2)} s, ${((CLIENTS * BIG_MIB) / warmSeconds).toFixed(0)} MiB/s delivered in total`);
-      const direct = performance.now();
-      await Promise.all(Array.from({ length: CLIENTS }, () => download(`${upstream.url}/v2/bench/big/blobs/${bigDigest}`, false)));
-      const directSeconds = (performance.now() - direct) / 1000;
-      console.log(`${CLIENTS} clients × direct from upstream: ${directSeconds.toFixed(2)} s, ${((CLIENTS * BIG_MIB) / directSeconds).toFixed(0)} MiB/s delivered in total`);
-    } finally {
-      await server.stop();
-    }
+    const big = await bigBlob(work, upstream.url, ours);
+    const row = (label: string, a: number, b: number, goal: string) =>
+      console.log(`${label.padEnd(46)} ${a.toFixed(2).padStart(8)} ${b.toFixed(2).padStart(8)}   ${goal}`);
+    console.log(`\n${'figure (time ÷ direct pull, median of pairs)'.padEnd(46)} ${'ours'.padStart(8)} ${'peer'.padStart(8)}   goal (peer: docker-registry proxy mode)`);
+    row(`cold pull through mirror ÷ direct (${cold[0]!.length} images)`, median(cold[0]!), median(cold[1]!), '≤ 1.15');
+    row(`warm pull from mirror ÷ direct (${warm[0]!.length} pairs)`, median(warm[0]!), median(warm[1]!), '≤ 1.00');
+    console.log(big);
+    console.log(`bench: load average at end ${loadavg()[0]!.toFixed(2)}`);
+    if (busyAtStart) console.log('bench: WARNING: the machine was busy with other work at start; rerun when idle for stable figures');
   } finally {
+    for (const s of servers) await s.close().catch(() => undefined);
+    await skopeo.close();
     await upstream.close();
     await rm(work, { recursive: true, force: true });
   }
 }
 
-/** Pulls like a client: manifest, then every blob, verifying each digest as skopeo/podman/containerd do. */
-async function pull(base: string, name: string, ref: string): Promise<void> {
-  const res = await fetch(`${base}/v2/${name}/manifests/${ref}`, { headers: { accept: ACCEPT } });
-  if (res.status !== 200) throw new Error(`manifest: ${res.status} ${await res.text()}`);
-  const m = (await res.json()) as { config: { digest: string; size: number }; layers: Array<{ digest: string; size: number }> };
-  for (const d of [m.config, ...m.layers]) {
-    const r = await download(`${base}/v2/${name}/blobs/${d.digest}`, true);
-    if (r.bytes !== d.size || r.digest !== d.digest) throw new Error(`blob ${d.digest}: ${r.bytes} of ${d.size} bytes, digest ${r.digest}`);
+function mirrorConfig(upstreamUrl: string): string {
+  return ['upstreams:', '  - name: bench', `    url: ${upstreamUrl}`, '    prefix: bench.local/', '    default: true', ''].join('\n');
+}
+
+/** One cold blob, 8 concurrent clients: one upstream fetch, flat memory, and what it costs over a warm read. */
+async function bigBlob(work: string, upstreamUrl: string, ours: BenchServer): Promise<string> {
+  const bigPath = join(work, 'big.bin');
+  const bigDigest = await writeSeeded(bigPath, BIG_MIB * MIB);
+  await pushBlobFile(upstreamUrl, 'bench/big', bigPath, BIG_MIB * MIB, bigDigest);
+  const url = `${ours.url}/v2/bench/big/blobs/${bigDigest}`;
+  const idle = await currentRss(ours.pid);
+  const started = performance.now();
+  const results = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => download(url, i === 0)));
+  const seconds = (performance.now() - started) / 1000;
+  const peak = await peakRss(ours.pid);
+  let fetches = await upstreamBlobFetches(ours.url);
+  // The fill is counted once committed (fsync + rename), a moment after clients got the last byte.
+  for (let i = 0; fetches === undefined && i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    fetches = await upstreamBlobFetches(ours.url);
   }
+  const ok = results.every((r) => r.bytes === BIG_MIB * MIB) && results[0]!.digest === bigDigest;
+  const warmSeconds = await timed(() => Promise.all(Array.from({ length: CLIENTS }, () => download(url, false))));
+  const directSeconds = await timed(() => Promise.all(Array.from({ length: CLIENTS }, () => download(`${upstreamUrl}/v2/bench/big/blobs/${bigDigest}`, false))));
+  return [
+    `${CLIENTS} clients × cold ${BIG_MIB} MiB blob through ours: ${seconds.toFixed(2)} s; all complete and verified: ${ok}; upstream blob fetches: ${fetches ?? 'n/a'}`,
+    `  server RSS idle ${(idle / 1e6).toFixed(0)} MB, peak (VmHWM, whole run) ${(peak / 1e6).toFixed(0)} MB`,
+    `  same clients warm from ours ${warmSeconds.toFixed(2)} s; direct from upstream ${directSeconds.toFixed(2)} s`,
+  ].join('\n');
 }
 
 async function download(url: string, verify: boolean): Promise<{ bytes: number; digest?: string }> {
@@ -130,66 +160,20 @@ async function download(url: string, verify: boolean): Promise<{ bytes: number; 
   return hash ? { bytes, digest: `sha256:${hash.digest('hex')}` } : { bytes };
 }
 
-async function startServer(work: string, upstreamUrl: string, label: string): Promise<Server> {
-  const port = await freePort();
-  const dataDir = join(work, `mirror-${label}`);
-  const configPath = join(work, `mirror-${label}.yaml`);
-  await writeFile(
-    configPath,
-    [
-      'server:', '  host: 127.0.0.1', `  port: ${port}`,
-      'storage:', `  dataDir: ${JSON.stringify(dataDir)}`,
-      'log:', '  level: warn',
-      'upstreams:', '  - name: bench', `    url: ${upstreamUrl}`, '    prefix: bench.local/', '    default: true', '',
-    ].join('\n'),
-  );
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr?.on('data', (b: Buffer) => (out += b.toString()));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited: ${out}`);
-    const up = await fetch(`${url}/v2/`).then((r) => r.status, () => 0);
-    if (up === 200 || up === 401) break;
-    if (Date.now() > deadline) throw new Error(`server did not start: ${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    url,
-    pid: child.pid!,
-    dataDir,
-    async stop() {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** registry_upstream_requests_total from the server's /metrics, if the metrics endpoint is mounted. */
+/** Count of upstream blob fetches (the fetch-duration histogram's _count), from the server's /metrics. */
 async function upstreamBlobFetches(base: string): Promise<string | undefined> {
   const res = await fetch(`${base}/metrics`).catch((err: Error) => err);
   if (res instanceof Error) return `n/a (${res.message})`;
   if (res.status !== 200) return `n/a (/metrics answered ${res.status})`;
   const text = await res.text();
-  // One observation per blob fill (the histogram's _count), not per client.
   const line = text.split('\n').find((l) => /^registry_upstream_fetch_duration_seconds_count\{.*kind="blob"/.test(l));
   return line?.split(' ').pop();
-}
-
-async function rss(pid: number): Promise<{ rss: number; hwm: number }> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
-  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
 }
 
 async function writeSeeded(path: string, size: number): Promise<string> {
   const hash = createHash('sha256');
   await pipeline(
-    seededBytes('bench-big', size),
+    seededBytes(`bench-big-${Date.now()}`, size),
     async function* (source: AsyncIterable<Buffer>) {
       for await (const chunk of source) {
         hash.update(chunk);
@@ -199,40 +183,6 @@ async function writeSeeded(path: string, size: number): Promise<string> {
     createWriteStream(path),
   );
   return `sha256:${hash.digest('hex')}`;
-}
-
-async function pushLayout(up: RunningDistribution, layout: OciLayout, repo: string, tag: string, blobs: string[], manifest: string): Promise<void> {
-  for (const d of blobs) await pushBlob(up.url, repo, layout.blobPath(d), d);
-  const body = await readFile(layout.blobPath(manifest));
-  const res = await fetch(`${up.url}/v2/${repo}/manifests/${tag}`, { method: 'PUT', headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: new Uint8Array(body) });
-  if (res.status !== 201) throw new Error(`manifest push: ${res.status} ${await res.text()}`);
-}
-
-async function pushBlob(base: string, repo: string, path: string, digest: string): Promise<void> {
-  const start = await fetch(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
-  if (start.status !== 202) throw new Error(`upload start: ${start.status}`);
-  const location = new URL(start.headers.get('location')!, base);
-  location.searchParams.set('digest', digest);
-  const size = (await stat(path)).size;
-  const body = Readable.toWeb(createReadStream(path, { highWaterMark: MIB })) as ReadableStream<Uint8Array>;
-  const put = await fetch(location, { method: 'PUT', headers: { 'content-length': String(size), 'content-type': 'application/octet-stream' }, body, duplex: 'half' } as RequestInit);
-  if (put.status !== 201) throw new Error(`upload: ${put.status} ${await put.text()}`);
-}
-
-async function timed(work: () => Promise<void>): Promise<number> {
-  const started = performance.now();
-  await work();
-  return (performance.now() - started) / 1000;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-function report(label: string, seconds: number[], bytes: number): void {
-  const m = median(seconds);
-  console.log(`${label.padEnd(30)} median ${m.toFixed(3)} s (${(bytes / MIB / m).toFixed(0)} MiB/s) runs: ${seconds.map((s) => s.toFixed(3)).join(', ')}`);
 }
 
 main().catch((err: unknown) => {

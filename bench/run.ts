@@ -24,6 +24,7 @@ const BIG_BLOB = env('BENCH_BIG_MIB', 200) * MiB;
 const HUGE_BLOB = env('BENCH_HUGE_MIB', 2048) * MiB;
 const PULL_ROUNDS = env('BENCH_PULL_ROUNDS', 3);
 const BLOB_ROUNDS = env('BENCH_BLOB_ROUNDS', 5);
+const PUSH_ROUNDS = env('BENCH_PUSH_ROUNDS', 5);
 const RSS_LIMIT = 200 * 1000 * 1000;
 
 interface BlobFile {
@@ -33,6 +34,10 @@ interface BlobFile {
 }
 
 interface Figures {
+  idleRss: number;
+  /** Fresh 4 × 16 MiB image with skopeo, median of PUSH_ROUNDS. */
+  imagePushSeconds: number;
+  manifestPeakRss: number;
   pushSeconds: number;
   pullSeconds: number;
   manifestRps: number;
@@ -67,6 +72,8 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
  */
 async function measureAll(servers: readonly BenchServer[], work: string, layout: OciLayout, skopeo: Skopeo, big: BlobFile, huge: BlobFile): Promise<{ figures: Figures[]; notes: string[] }> {
   const fig = servers.map(() => ({}) as Figures);
+  // Idle, a moment after start and one /v2/ (waitUp): what a server costs before any work.
+  for (const [i, s] of servers.entries()) fig[i]!.idleRss = await currentRss(s.pid);
   const notes: string[] = [];
   const log = async (i: number, msg: string) => {
     const s = servers[i]!;
@@ -97,6 +104,20 @@ async function measureAll(servers: readonly BenchServer[], work: string, layout:
     await log(i, `push images ${fig[i]!.pushSeconds.toFixed(2)} s`);
   }
 
+  // Push speed: a fresh 4 × 16 MiB image per server and round (new digests: no mounts, no skipped blobs),
+  // alternating which server goes first.
+  const imagePushes: number[][] = servers.map(() => []);
+  for (let round = 0; round < PUSH_ROUNDS; round++) {
+    const order = round % 2 ? [...servers.entries()].reverse() : [...servers.entries()];
+    for (const [i, s] of order) {
+      imagePushes[i]!.push(await seconds(() => skopeo.run(['copy', '--dest-tls-verify=false', layout.reference(`push-${i}-${round}`), dest(s, `bench/push${round}:1`)])));
+    }
+  }
+  for (const [i] of servers.entries()) {
+    fig[i]!.imagePushSeconds = median(imagePushes[i]!);
+    await log(i, `push 4 × 16 MiB image ${imagePushes[i]!.map((v) => v.toFixed(2)).join(' ')} s, median ${fig[i]!.imagePushSeconds.toFixed(2)}`);
+  }
+
   const pulls: number[][] = servers.map(() => []);
   for (let round = 0; round < PULL_ROUNDS; round++) {
     for (const [i, s] of servers.entries()) {
@@ -118,7 +139,10 @@ async function measureAll(servers: readonly BenchServer[], work: string, layout:
   for (const [i, s] of servers.entries()) {
     const url = `${s.url}/v2/bench/app/manifests/1`;
     await manifestLoad(url, OCI_MANIFEST, 1, LOAD_CONNECTIONS); // warm-up: caches, JIT, connections
-    const load = await manifestLoad(url, OCI_MANIFEST, LOAD_SECONDS, LOAD_CONNECTIONS);
+    // The sampling below resets VmHWM: keep the peak so far for the whole-run figure.
+    fig[i]!.overallPeakRss = await peakRss(s.pid);
+    const { result: load, hwm } = await withRssSampling(s.pid, () => manifestLoad(url, OCI_MANIFEST, LOAD_SECONDS, LOAD_CONNECTIONS));
+    fig[i]!.manifestPeakRss = hwm;
     fig[i]!.manifestRps = load.perSecond;
     fig[i]!.manifestErrors = load.errors;
     if (i === 0) notes.push(`manifest load: ${load.tool}, ${LOAD_SECONDS} s per server, GET by tag`);
@@ -144,8 +168,8 @@ async function measureAll(servers: readonly BenchServer[], work: string, layout:
     await log(i, `blob push ${(big.size / MiB).toFixed(0)} MiB ${fig[i]!.bigPushSeconds.toFixed(2)} s; blob GET ${reads[i]!.map((v) => v.toFixed(0)).join(' ')} MB/s`);
   }
 
-  // The peak was reset only when the 2 GiB phase began on an idle process, so VmHWM now covers the whole run.
-  for (const [i, s] of servers.entries()) fig[i]!.overallPeakRss = await peakRss(s.pid);
+  // VmHWM was reset when the 2 GiB phase began and for the manifest load (whose start value was kept).
+  for (const [i, s] of servers.entries()) fig[i]!.overallPeakRss = Math.max(fig[i]!.overallPeakRss, await peakRss(s.pid));
   return { figures: fig, notes };
 }
 
@@ -154,6 +178,9 @@ const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
 function report(ours: Figures, peer: Figures, hugeSize: number, bigSize: number, notes: readonly string[]): boolean {
   const rows: Array<[string, number, number, (v: number) => string, string]> = [
+    [`push 4 × 16 MiB image (skopeo, median of ${PUSH_ROUNDS}), s`, ours.imagePushSeconds, peer.imagePushSeconds, (v) => v.toFixed(2), 'lower is better'],
+    ['peak RSS during manifest GET load, MB', ours.manifestPeakRss / 1e6, peer.manifestPeakRss / 1e6, (v) => v.toFixed(1), 'lower is better'],
+    ['idle RSS after start, MB', ours.idleRss / 1e6, peer.idleRss / 1e6, (v) => v.toFixed(1), 'lower is better'],
     ['push images (skopeo), s', ours.pushSeconds, peer.pushSeconds, (v) => v.toFixed(2), 'lower is better'],
     ['pull images (skopeo), s', ours.pullSeconds, peer.pullSeconds, (v) => v.toFixed(2), 'lower is better'],
     ['manifest GET, req/s', ours.manifestRps, peer.manifestRps, (v) => v.toFixed(0), 'higher is better'],
@@ -169,6 +196,14 @@ function report(ours: Figures, peer: Figures, hugeSize: number, bigSize: number,
   console.log('\n' + line(['metric', 'ours', 'peer', 'ours/peer']) + '  note');
   for (const [name, a, b, fmt, note] of rows) console.log(line([name, fmt(a), fmt(b), (a / b).toFixed(2)]) + `  ${note}`);
   for (const note of notes) console.log(note);
+  // Issue 9's table: each figure as the issue states it, with its goal.
+  console.log('\nissue 9 figures (same run)            ours       peer     figure    goal');
+  const issue = (name: string, a: string, b: string, figure: string, goal: string) => console.log(`${name.padEnd(36)} ${a.padStart(6)} ${b.padStart(10)} ${figure.padStart(10)}    ${goal}`);
+  issue('push speed ours ÷ peer (4 × 16 MiB)', ours.imagePushSeconds.toFixed(2) + ' s', peer.imagePushSeconds.toFixed(2) + ' s', (peer.imagePushSeconds / ours.imagePushSeconds).toFixed(2), '≥ 1.0 (fsync kept)');
+  issue('manifest GET req/s ours ÷ peer', ours.manifestRps.toFixed(0), peer.manifestRps.toFixed(0), `${(ours.manifestRps / peer.manifestRps).toFixed(2)}x`, '≥ 5x');
+  issue('peak RSS during manifest load, MB', (ours.manifestPeakRss / 1e6).toFixed(0), (peer.manifestPeakRss / 1e6).toFixed(0), (ours.manifestPeakRss / 1e6).toFixed(0), '≤ 120 MB');
+  issue('idle RSS after start, MB', (ours.idleRss / 1e6).toFixed(0), (peer.idleRss / 1e6).toFixed(0), (ours.idleRss / 1e6).toFixed(0), '≤ 64 MB');
+  console.log('(cold and warm pull through the mirror: npm run bench:mirror)');
   console.log(`manifest GET errors: ours ${ours.manifestErrors}, peer ${peer.manifestErrors}`);
   const pass = ours.hugePeakRss < RSS_LIMIT;
   console.log(
@@ -190,6 +225,9 @@ async function main(): Promise<void> {
     const layout = await OciLayout.create(join(work, 'layout'));
     await layout.addImage({ layerSizes: [1 * MiB, 16 * MiB, 64 * MiB], seed: 'bench-app' }, 'app');
     await layout.addIndex({ layerSizes: [2 * MiB, 8 * MiB], seed: 'bench-multi' }, 'multi');
+    for (let round = 0; round < PUSH_ROUNDS; round++) {
+      for (const side of [0, 1]) await layout.addImage({ layerSizes: [16 * MiB, 16 * MiB, 16 * MiB, 16 * MiB], seed: `bench-push-${side}-${round}-${Date.now()}` }, `push-${side}-${round}`);
+    }
     await layout.finish();
     await mkdir(join(work, 'blobs'));
     const big = await writeBlobFile(join(work, 'blobs', 'big'), 'bench-big', BIG_BLOB);

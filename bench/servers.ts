@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort, startDistribution } from '../test/helpers/distribution.js';
+import { DISTRIBUTION_BIN, freePort, startDistribution } from '../test/helpers/distribution.js';
 import { tmpDir } from '../test/helpers/registry.js';
 import { stopChild } from '../test/helpers/run-tool.js';
 
@@ -16,20 +16,46 @@ export interface BenchServer {
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
-/** Our built server (dist/main.js) as a child process, configured the way a user would: env only. */
-export async function startOurs(): Promise<BenchServer> {
+export interface OursOptions {
+  /** YAML config file contents (e.g. upstreams for the mirror bench); env still applies on top. */
+  configYaml?: string;
+  /** Extra environment (REGISTRY_* keys). */
+  env?: Record<string, string>;
+  label?: string;
+}
+
+/**
+ * Our built server (dist/main.js) as a child process, configured the way a user would: env (and a config
+ * file when given). BENCH_WORKERS sets server.workers (default 1: one process, whose memory /proc shows
+ * whole); BENCH_NODE_FLAGS adds node flags (e.g. --cpu-prof for a profile of the run).
+ */
+export async function startOurs(options: OursOptions = {}): Promise<BenchServer> {
   const dataDir = await tmpDir('bench-ours-');
   const port = await freePort();
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], {
+  const args = [...nodeFlags(), join(ROOT, 'dist', 'main.js')];
+  if (options.configYaml !== undefined) {
+    const configPath = join(dataDir, 'bench-config.yaml');
+    await writeFile(configPath, options.configYaml);
+    args.push('--config', configPath);
+  }
+  const child = spawn(process.execPath, args, {
     // Request logs off on both sides (the peer's access log is disabled too): we measure serving, not logging.
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: join(dataDir, 'data'),
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+      ...workersEnv(),
+      ...options.env,
+    },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
   await waitUp(url, () => child.exitCode !== null);
   return {
-    label: 'ours',
+    label: options.label ?? 'ours',
     url,
     host: `127.0.0.1:${port}`,
     pid: child.pid!,
@@ -40,9 +66,52 @@ export async function startOurs(): Promise<BenchServer> {
   };
 }
 
+/** server.workers from BENCH_WORKERS (default 1); an empty BENCH_WORKERS leaves the server's own default. */
+function workersEnv(): Record<string, string> {
+  const workers = process.env.BENCH_WORKERS ?? '1';
+  return workers === '' ? {} : { REGISTRY_SERVER__WORKERS: workers };
+}
+
+/** Node flags for our server: BENCH_NODE_FLAGS (space-separated), on top of what `npm start` would use. */
+export function nodeFlags(): string[] {
+  return (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f.length > 0);
+}
+
 export async function startPeer(): Promise<BenchServer> {
   const d = await startDistribution({ logLevel: 'error' });
   return { label: 'peer', url: d.url, host: d.host, pid: d.pid, close: () => d.close() };
+}
+
+/** docker-registry in proxy mode (its pull-through cache) in front of `upstreamUrl`: the peer of our mirror. */
+export async function startPeerProxy(upstreamUrl: string): Promise<BenchServer> {
+  const dir = await tmpDir('bench-peer-proxy-');
+  const port = await freePort();
+  const configPath = join(dir, 'config.yml');
+  await writeFile(
+    configPath,
+    [
+      'version: 0.1',
+      'log:', '  level: error', '  accesslog:', '    disabled: true',
+      'storage:', '  filesystem:', `    rootdirectory: ${JSON.stringify(join(dir, 'data'))}`,
+      '  cache:', '    blobdescriptor: inmemory',
+      'http:', `  addr: 127.0.0.1:${port}`, '  secret: bench-secret-not-for-production',
+      'proxy:', `  remoteurl: ${upstreamUrl}`, '',
+    ].join('\n'),
+  );
+  const child = spawn(DISTRIBUTION_BIN, ['serve', configPath], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+  await waitUp(url, () => child.exitCode !== null);
+  return {
+    label: 'peer-proxy',
+    url,
+    host: `127.0.0.1:${port}`,
+    pid: child.pid!,
+    async close() {
+      await stopChild(child, exited, 10_000);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 async function waitUp(url: string, dead: () => boolean): Promise<void> {

@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
-import KeyvRedis from '@keyv/redis';
 import { Keyv } from 'keyv';
+import { createKeyv } from '../keyv-store.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../oci/types.js';
@@ -108,7 +108,7 @@ export async function createAuth(config: Config, deps: AuthDeps): Promise<Auth> 
   const counterStore =
     deps.counterStore ??
     (config.cache.redisUrl
-      ? new Keyv({ store: new KeyvRedis(config.cache.redisUrl), namespace: 'auth-failures' })
+      ? createKeyv(config.cache.redisUrl, 'auth-failures')
       : // Bounded: a guesser rotating through many source addresses cannot grow memory without limit.
         new Keyv({ store: new BoundedMap(100_000), namespace: 'auth-failures' }));
   const limiter = new LoginRateLimiter(counterStore, auth.rateLimit, deps.clock);

@@ -1,20 +1,22 @@
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import type { BlobFill } from './blob-fill.js';
+import type { GrowingFile } from '../storage/file-copy.js';
 
 const CHUNK = 1024 * 1024;
 
 /**
- * Streams bytes [pos, end] of a file another writer is still filling, waiting for 'progress' when it
- * catches up. Reads are positional on the fill's shared handle; backpressure is the consumer's, and
- * a slow client never slows the fill (the fill writes to disk, not to clients).
+ * Streams bytes [pos, end] of a file another writer is still filling, waiting for progress when it
+ * catches up. Bytes still in the writer's memory come from there (`peek`); older ones are read
+ * positionally on the writer's shared handle. Backpressure is the consumer's, and a slow client never
+ * slows the fill (the fill writes to disk, not to clients). Sees the fill only as a `GrowingFile`, so
+ * it depends on the storage floor and not back on the fill.
  */
 export class GrowingFileReader extends Readable {
   private reading = false;
   private released = false;
 
   constructor(
-    private readonly fill: BlobFill,
+    private readonly source: GrowingFile,
     private readonly handle: FileHandle,
     private pos: number,
     private readonly end: number,
@@ -49,21 +51,33 @@ export class GrowingFileReader extends Readable {
         this.push(null);
         return;
       }
-      const limit = Math.min(this.fill.available(), this.end + 1);
-      // Read whole chunks while the fill runs (fewer preads competing with its writes); the tail
-      // once the fill is verified or the range's end is in.
-      const whole = limit - this.pos >= CHUNK || limit === this.end + 1 || this.fill.verified;
+      this.source.assertLive();
+      const piece = this.source.peek?.(this.pos, this.end + 1);
+      if (piece) {
+        this.pos += piece.length;
+        if (!this.push(piece)) return;
+        continue;
+      }
+      const limit = Math.min(this.source.readable(), this.end + 1);
+      // Without a tee, read whole chunks while the fill runs (fewer preads competing with its writes);
+      // the tail once the fill is complete or the range's end is in.
+      const whole = this.source.peek !== undefined || limit - this.pos >= CHUNK || limit === this.end + 1 || this.source.complete();
       if (this.pos < limit && whole) {
         const length = Math.min(CHUNK, limit - this.pos);
         const buffer = Buffer.allocUnsafe(length);
         const { bytesRead } = await this.handle.read(buffer, 0, length, this.pos);
         if (this.destroyed) return;
+        if (bytesRead === 0) throw new Error('blob file shorter than its recorded size');
         this.pos += bytesRead;
         if (!this.push(bytesRead === length ? buffer : buffer.subarray(0, bytesRead))) return;
         continue;
       }
-      if (this.fill.state === 'failed') throw this.fill.error ?? new Error('blob fill failed');
-      await new Promise<void>((resolve) => this.fill.once('progress', resolve));
+      await new Promise<void>((resolve) => {
+        const off = this.source.onProgress(() => {
+          off();
+          resolve();
+        });
+      });
       if (this.destroyed) return;
     }
   }

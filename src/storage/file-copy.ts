@@ -7,6 +7,8 @@ export type BlobCopy = (dest: Writable) => Promise<void>;
 const CHUNK = 1024 * 1024;
 /** Buffers in flight per transfer: one being read while up to two are with the socket. */
 const BUFFERS = 3;
+/** Bytes handed to the socket straight from a growing file's memory and not yet flushed: the tee's backpressure. */
+const MEMORY_PENDING = 2 * CHUNK;
 
 /** A file another writer is still filling (a mirror's upstream download). */
 export interface GrowingFile {
@@ -18,6 +20,12 @@ export interface GrowingFile {
   assertLive(): void;
   /** Calls `listener` whenever more may be readable; returns the unsubscribe. */
   onProgress(listener: () => void): () => void;
+  /**
+   * Bytes from `pos` (up to `limit`, exclusive) that arrived but may not be on disk yet, straight from
+   * the writer's memory (a tee); undefined when `pos` is not in memory. Honours the same hold-back as
+   * `readable()` (e.g. the last byte until the digest is verified).
+   */
+  peek?(pos: number, limit: number): Buffer | undefined;
 }
 
 /**
@@ -34,9 +42,11 @@ export function fileCopy(handle: FileHandle, start: number, end: number): BlobCo
 }
 
 /**
- * The same copy from a file still being filled: it waits for progress, reads whole chunks while the
- * fill runs (fewer preads competing with its writes) and the tail once the file is complete; `release`
- * runs at the end instead of closing the writer's shared handle.
+ * The same copy from a file still being filled: a reader that is caught up with the writer gets the
+ * bytes from the writer's memory as they arrive (`peek`), without waiting for the write and a pread;
+ * one that fell behind (slow socket, late joiner, a range) reads the file. Without `peek` it reads
+ * whole chunks while the fill runs and the tail once the file is complete. `release` runs at the end
+ * instead of closing the writer's shared handle.
  */
 export function growingFileCopy(source: GrowingFile, handle: FileHandle, start: number, end: number, release: () => void): BlobCopy {
   return (dest) => copyRange(handle, start, end, dest, source, async () => release());
@@ -74,11 +84,33 @@ async function copyRange(
   if (dest.destroyed) failure = new Error('destination closed before the blob was sent');
   try {
     let pos = start;
+    // Bytes written to `dest` from the writer's memory whose write callback has not run yet.
+    let pending = 0;
     while (pos <= end) {
       if (failure) throw failure;
       growing?.assertLive();
+      const piece = growing?.peek?.(pos, end + 1);
+      if (piece) {
+        // Memory stays flat: a client that does not keep up stops taking from memory and falls back
+        // to the file once the writer has moved on.
+        if (pending >= MEMORY_PENDING) {
+          await wait();
+          continue;
+        }
+        pending += piece.length;
+        pos += piece.length;
+        dest.write(piece, (err) => {
+          pending -= piece.length;
+          if (err) {
+            failure ??= err;
+            rejectEnd?.(failure);
+          }
+          signal();
+        });
+        continue;
+      }
       const limit = growing ? Math.min(growing.readable(), end + 1) : end + 1;
-      const whole = !growing || limit - pos >= size || limit === end + 1 || growing.complete();
+      const whole = !growing || growing.peek !== undefined || limit - pos >= size || limit === end + 1 || growing.complete();
       if (pos >= limit || !whole) {
         await wait();
         continue;

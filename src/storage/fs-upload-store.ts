@@ -1,12 +1,11 @@
 import { createHash, randomUUID, type Hash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { digestParts, hashToDigest, type Digest } from '../oci/digest.js';
-import { OciError } from '../oci/errors.js';
+import { OciError, isNoSpaceError } from '../oci/errors.js';
 import type { Clock } from '../oci/types.js';
+import { appendBody } from './append-file.js';
 import { isNotFound, writeFileAtomic } from './atomic-file.js';
 import type { BlobStore, Upload, UploadStore } from './blob-store.js';
 import type { Layout } from './layout.js';
@@ -38,12 +37,12 @@ export class FsUploadStore implements UploadStore {
     return this.hashes.size;
   }
 
-  async start(repo: string): Promise<Upload> {
+  async start(repo: string, owner?: string): Promise<Upload> {
     const id = randomUUID();
     const dir = this.layout.upload(id);
     await mkdir(dir, { recursive: true });
-    const upload: Upload = { id, repo, size: 0, startedAt: this.clock.now() };
-    await writeFileAtomic(this.layout.tmpDir, join(dir, 'info.json'), JSON.stringify({ repo, startedAt: upload.startedAt }));
+    const upload: Upload = { id, repo, size: 0, startedAt: this.clock.now(), ...(owner === undefined ? {} : { owner }) };
+    await writeFileAtomic(this.layout.tmpDir, join(dir, 'info.json'), JSON.stringify({ repo, startedAt: upload.startedAt, owner }));
     await writeFileAtomic(this.layout.tmpDir, join(dir, 'data'), '');
     this.hashes.set(id, { hash: createHash('sha256'), offset: 0 });
     return upload;
@@ -53,9 +52,9 @@ export class FsUploadStore implements UploadStore {
     if (!UPLOAD_ID.test(id)) return undefined;
     const dir = this.layout.upload(id);
     try {
-      const info = JSON.parse(await readFile(join(dir, 'info.json'), 'utf8')) as { repo: string; startedAt: number };
+      const info = JSON.parse(await readFile(join(dir, 'info.json'), 'utf8')) as { repo: string; startedAt: number; owner?: string };
       const { size } = await stat(join(dir, 'data'));
-      return { id, repo: info.repo, size, startedAt: info.startedAt };
+      return { id, repo: info.repo, size, startedAt: info.startedAt, ...(typeof info.owner === 'string' ? { owner: info.owner } : {}) };
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
@@ -117,19 +116,17 @@ export class FsUploadStore implements UploadStore {
       state = undefined;
     }
     const feed = state;
-    const tap = new Transform({
-      transform(data: Buffer, _enc, done) {
+    try {
+      await appendBody(join(this.layout.upload(id), 'data'), chunk, (data) => {
         feed?.hash.update(data);
         if (feed) feed.offset += data.length;
-        done(null, data);
-      },
-    });
-    try {
-      await pipeline(chunk, tap, createWriteStream(join(this.layout.upload(id), 'data'), { flags: 'a' }));
+      });
     } catch (err) {
       // The bytes that reached the file stay (a client may resume from the reported Range);
-      // the running hash may not match them any more.
+      // the running hash may not match them any more. Not on a full disk: what this request wrote
+      // goes, so space is freed now rather than at expiry, and the session resumes where it was.
       this.hashes.delete(id);
+      if (isNoSpaceError(err)) await truncate(join(this.layout.upload(id), 'data'), upload.size).catch(() => undefined);
       throw err;
     }
     return (await this.get(id)) ?? upload;

@@ -1,5 +1,5 @@
-import KeyvRedis from '@keyv/redis';
-import { Keyv } from 'keyv';
+import type { Keyv } from 'keyv';
+import { createKeyv } from '../keyv-store.js';
 
 /**
  * The keyv instance for state replicas may share: upstream tokens, tag freshness, short upstream
@@ -8,6 +8,5 @@ import { Keyv } from 'keyv';
  * so one process can hold two registries.
  */
 export function createSharedCache(redisUrl: string | undefined): Keyv {
-  if (redisUrl === undefined) return new Keyv({ namespace: 'registry' });
-  return new Keyv({ store: new KeyvRedis(redisUrl), namespace: 'registry' });
+  return createKeyv(redisUrl, 'registry');
 }
