@@ -37,9 +37,11 @@ export const manifestHandlers = {
   GET: {
     action: 'pull' as const,
     async handle(ctx: RouteContext) {
-      const { descriptor, body } = await repository(ctx).getManifest(readableRef(ctx), parseAccept(ctx.req.headers.accept));
+      const repo = repository(ctx);
+      const { descriptor, body } = await repo.getManifest(readableRef(ctx), parseAccept(ctx.req.headers.accept));
       manifestHeaders(ctx, { ...descriptor, size: body.length });
       ctx.res.status(200).end(body);
+      ctx.deps.downloads?.record(repo.name, descriptor.digest);
     },
   },
   HEAD: {

@@ -2,9 +2,11 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Access, Action, Authorizer, Grant } from '../auth/authorizer.js';
 import { OciError } from '../oci/errors.js';
 import type { RepositoryResolver } from '../registry/repository.js';
+import type { Digest } from '../oci/digest.js';
 import { blobHandlers } from './blob-handlers.js';
 import { catalogHandler, referrersHandler, tagsHandler } from './listing-handlers.js';
 import { manifestHandlers } from './manifest-handlers.js';
+import { clientAddress, requestBaseUrl } from './request-origin.js';
 import { matchRoute, type RouteKind, type RouteMatch } from './route.js';
 import { uploadHandlers } from './upload-handlers.js';
 
@@ -13,6 +15,8 @@ export interface RouterDeps {
   authorizer: Authorizer;
   maxManifestBytes: number;
   publicUrl?: string;
+  /** Counts manifest downloads (a pull is a manifest GET, as Docker Hub counts): a map update, no I/O. */
+  downloads?: { record(repo: string, digest: Digest): void };
 }
 
 export interface RouteContext {
@@ -56,7 +60,7 @@ async function handle(req: Request, res: Response, deps: RouterDeps): Promise<bo
   }
   res.locals.route = match.pattern;
   const method = req.method === 'HEAD' && match.kind !== 'base' ? 'HEAD' : req.method;
-  const authRequest = () => ({ authorization: req.headers.authorization, baseUrl: baseUrl(req, deps), remoteAddress: req.socket.remoteAddress });
+  const authRequest = () => ({ authorization: req.headers.authorization, baseUrl: baseUrl(req, deps), remoteAddress: clientAddress(req) });
   const authorize = (wanted: Access[]) => deps.authorizer.authorize(authRequest(), wanted);
 
   if (match.kind === 'base') {
@@ -83,9 +87,7 @@ async function handle(req: Request, res: Response, deps: RouterDeps): Promise<bo
 }
 
 export function baseUrl(req: Request, deps: RouterDeps): string {
-  if (deps.publicUrl) return deps.publicUrl.replace(/\/$/, '');
-  const proto = (req.headers['x-forwarded-proto'] as string | undefined)?.split(',')[0]?.trim() || req.protocol;
-  return `${proto}://${req.headers.host ?? 'localhost'}`;
+  return requestBaseUrl(req, deps.publicUrl);
 }
 
 function notAllowed(): OciError {
