@@ -1,15 +1,29 @@
+import cluster from 'node:cluster';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { createRegistry } from './app.js';
 import { ConfigError, loadConfig } from './config/load.js';
+import { runPrimary, workerCount } from './cluster/primary.js';
+import { IpcCoordinator } from './coordination/ipc-coordinator.js';
+import { createLogger } from './log.js';
 
 /** The only module that touches process.*: argv/env → config → registry → listen; drains on SIGTERM. */
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } }, allowPositionals: false });
   const file = values.config ?? process.env.REGISTRY_CONFIG;
   const config = await loadConfig({ file, env: process.env });
-  const registry = await createRegistry(config, { env: process.env });
+  // server.workers > 1: this process becomes the cluster primary (forks, brokers, restarts) and the
+  // workers re-run main() as cluster workers, coordinating through it (src/coordination/).
+  const workers = workerCount(config.server.workers);
+  if (cluster.isPrimary && workers > 1) {
+    const primary = runPrimary(workers, createLogger(config.log.level), (code) => process.exit(code));
+    process.on('SIGTERM', () => primary.stop('SIGTERM'));
+    process.on('SIGINT', () => primary.stop('SIGINT'));
+    return;
+  }
+  const coordinator = cluster.isWorker ? new IpcCoordinator(process) : undefined;
+  const registry = await createRegistry(config, { env: process.env, coordinator });
   const { logger } = registry;
 
   const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, registry.app);

@@ -1,4 +1,5 @@
 import type { Digest } from '../oci/digest.js';
+import type { FillOwnership } from '../coordination/fill-ownership.js';
 import { BlobFill, type BlobFillDeps, type BlobSource } from './blob-fill.js';
 
 /**
@@ -10,7 +11,38 @@ export class BlobFills {
   private readonly running = new Map<string, BlobFill>();
   private readonly abort = new AbortController();
 
-  constructor(private readonly deps: BlobFillDeps) {}
+  /** Claims in flight for fill ownership across processes, one per key (several workers or replicas). */
+  private readonly claims = new Map<string, Promise<boolean>>();
+
+  constructor(
+    private readonly deps: BlobFillDeps,
+    private readonly ownership?: FillOwnership,
+  ) {}
+
+  /**
+   * join() across processes sharing the store: only the process owning the fill's lease downloads.
+   * undefined: another process filled the blob and it is in the shared store now.
+   */
+  async joinOwned(d: Digest, source: BlobSource, repo: string): Promise<BlobFill | undefined> {
+    const k = key(source.upstream, d);
+    const ownership = this.ownership;
+    if (!ownership || this.running.has(k)) return this.join(d, source, repo);
+    let claim = this.claims.get(k);
+    if (!claim) {
+      claim = ownership.claim(k, d).then((lease) => {
+        if (!lease) return false;
+        const fill = this.start(k, d, source);
+        void fill.done.catch(() => undefined).finally(() => lease.release().catch(() => undefined));
+        return true;
+      });
+      const started = claim;
+      void started.catch(() => undefined).finally(() => {
+        if (this.claims.get(k) === started) this.claims.delete(k);
+      });
+      this.claims.set(k, claim);
+    }
+    return (await claim) ? this.join(d, source, repo) : undefined;
+  }
 
   get(upstream: string, d: Digest): BlobFill | undefined {
     return this.running.get(key(upstream, d));
@@ -19,16 +51,17 @@ export class BlobFills {
   /** Joins the running fill for `d` or starts one; either way `repo` gets linked on commit. */
   async join(d: Digest, source: BlobSource, repo: string): Promise<BlobFill> {
     const k = key(source.upstream, d);
-    let fill = this.running.get(k);
-    if (!fill) {
-      fill = new BlobFill(d, source, this.deps, this.abort.signal);
-      this.running.set(k, fill);
-      const started = fill;
-      void started.done.catch(() => undefined).finally(() => {
-        if (this.running.get(k) === started) this.running.delete(k);
-      });
-    }
+    const fill = this.running.get(k) ?? this.start(k, d, source);
     await fill.addLink(repo);
+    return fill;
+  }
+
+  private start(k: string, d: Digest, source: BlobSource): BlobFill {
+    const fill = new BlobFill(d, source, this.deps, this.abort.signal);
+    this.running.set(k, fill);
+    void fill.done.catch(() => undefined).finally(() => {
+      if (this.running.get(k) === fill) this.running.delete(k);
+    });
     return fill;
   }
 
