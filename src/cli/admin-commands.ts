@@ -72,6 +72,8 @@ async function dispatch(argv: readonly string[], io: AdminIo): Promise<void> {
   const now = io.now?.() ?? Date.now();
 
   if (group === 'user' && verb === 'add' && arg) {
+    // With OIDC logins on, that user name marks the password as an OIDC token: such a user could never log in.
+    if (config.auth.oidc.issuers.length > 0 && arg === config.auth.oidc.username) throw new UsageError(`'${arg}' is the user name of OIDC logins (auth.oidc.username)`);
     const access = parseAccess(values.access ?? [], values.admin ?? false);
     const password = values['password-stdin'] ? (await io.readStdin()).replace(/\r?\n$/, '') : newPassword();
     checkPasswordLength(password);
