@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { parseManifestRecord } from '../metadata/fs-metadata-index.js';
+import { listDigests, parseManifestRecord } from '../metadata/fs-metadata-index.js';
 import type { MetadataIndex } from '../metadata/metadata-index.js';
 import { digestParts, hashToDigest, isDigest, type Digest } from '../oci/digest.js';
 import { isOciError } from '../oci/errors.js';
@@ -79,7 +79,7 @@ export async function fsck(d: FsckDeps): Promise<FsckReport> {
   // 2. Per repository: manifest records, then tags (which point at records), then links.
   for (const repo of await repositories(d.layout.repositoriesDir, [])) {
     const records = new Set<string>();
-    const recordFiles = await digestsUnder(d.layout.manifestsDir(repo));
+    const recordFiles = await listDigests(d.layout.manifestsDir(repo));
     for (const digest of recordFiles) {
       report.checked.manifests++;
       const file = d.layout.manifest(repo, digest);
@@ -137,7 +137,7 @@ export async function fsck(d: FsckDeps): Promise<FsckReport> {
       add(problem);
     }
 
-    for (const digest of await digestsUnder(join(d.layout.repository(repo), '_layers'))) {
+    for (const digest of await listDigests(join(d.layout.repository(repo), '_layers'))) {
       report.checked.links++;
       if (await present(digest)) continue;
       const file = d.layout.blobLink(repo, digest);
@@ -180,16 +180,4 @@ async function repositories(dir: string, parts: string[]): Promise<string[]> {
   const found = parts.length > 0 && names.some((n) => RESERVED.has(n)) ? [parts.join('/')] : [];
   for (const name of names) if (!RESERVED.has(name)) found.push(...(await repositories(join(dir, name), [...parts, name])));
   return found;
-}
-
-/** Digests stored as <dir>/<alg>/<hex>. */
-async function digestsUnder(dir: string): Promise<Digest[]> {
-  const out: Digest[] = [];
-  for (const alg of await listDirOrEmpty(dir)) {
-    for (const hex of await listDirOrEmpty(join(dir, alg))) {
-      const d = `${alg}:${hex}`;
-      if (isDigest(d)) out.push(d);
-    }
-  }
-  return out;
 }

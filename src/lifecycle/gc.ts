@@ -6,6 +6,7 @@ import type { Digest } from '../oci/digest.js';
 import type { Clock } from '../oci/types.js';
 import { writeFileAtomic } from '../storage/atomic-file.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import { forEachLimited } from './limited.js';
 import type { LiveBlobs } from './live-blobs.js';
 import { BlobRetention } from './retention.js';
 import { scanStore, type ManifestReferences } from './store-graph.js';
@@ -40,6 +41,9 @@ export interface GcReport {
   reclaimed: Array<{ digest: Digest; size: number }>;
 }
 
+/** File operations in flight at once during a sweep. */
+const PARALLEL = 16;
+
 interface Journal {
   cutoff: number;
   /** digest → repositories linking it, whose links go once the blob is gone */
@@ -57,7 +61,7 @@ interface Journal {
 export class GarbageCollector {
   constructor(
     private readonly deps: GcDeps,
-    private readonly settings: { graceMs: number; uploadExpiryMs: number },
+    private readonly settings: { graceMs: number; uploadExpiryMs: number; deletesPerSecond?: number },
   ) {}
 
   private get journalPath(): string {
@@ -109,7 +113,9 @@ export class GarbageCollector {
       // Links whose blob is already gone (a crash, or an older version without the journal).
       for (const [d, repos] of linksOf) if (!snapshot.blobs.has(d)) journal.links[d] = repos;
       await writeFileAtomic(this.deps.tmpDir, this.journalPath, JSON.stringify(journal));
-      for (const b of candidates) {
+      const pace = pacer(this.settings.deletesPerSecond ?? 0);
+      await forEachLimited(candidates, PARALLEL, async (b) => {
+        await pace();
         const result = await live.deleteUnlessHeld(b.digest, generation, () => (blobs.deleteIfUntouched ? blobs.deleteIfUntouched(b.digest, rule.notAfter) : blobs.delete(b.digest).then(() => 'deleted' as const)));
         if (result === 'deleted') {
           report.blobs++;
@@ -117,7 +123,7 @@ export class GarbageCollector {
           report.reclaimed.push({ digest: b.digest, size: b.size });
         } else if (result === 'held') report.kept['in-flight']++;
         else if (result === 'kept') report.kept.touched++;
-      }
+      });
       report.links = await this.removeLinksOfMissing(journal);
       await rm(this.journalPath, { force: true });
       if (this.deps.uploads?.purgeStale) report.uploads = await this.deps.uploads.purgeStale(this.settings.uploadExpiryMs);
@@ -149,10 +155,22 @@ export class GarbageCollector {
   /** Only links whose blob is missing now: a blob pushed again since keeps its (new) links. */
   private async removeLinksOfMissing(journal: Journal): Promise<number> {
     let removed = 0;
-    for (const [d, repos] of Object.entries(journal.links)) {
-      if (repos.length === 0 || (await this.deps.blobs.stat(d as Digest))) continue;
+    await forEachLimited(Object.entries(journal.links), PARALLEL, async ([d, repos]) => {
+      if (repos.length === 0 || (await this.deps.blobs.stat(d as Digest))) return;
       for (const repo of repos) if (await this.deps.index.unlinkBlob(repo, d as Digest)) removed++;
-    }
+    });
     return removed;
   }
+}
+
+/** Spaces calls `1/rate` seconds apart (shared by parallel workers); rate 0: no pause. */
+function pacer(rate: number): () => Promise<void> {
+  if (rate <= 0) return async () => undefined;
+  const start = performance.now();
+  let issued = 0;
+  return async () => {
+    const due = start + (issued++ * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  };
 }

@@ -70,7 +70,7 @@ export class Lifecycle {
     const common = { index: deps.index, blobs: deps.blobs, live: this.live, refs, trash: this.trash, clock, logger };
     this.gc = new GarbageCollector(
       { ...common, uploads: deps.uploads, stateDir, tmpDir: deps.tmpDir },
-      { graceMs: config.storage.gc.graceSeconds * 1000, uploadExpiryMs: config.storage.uploadExpirySeconds * 1000 },
+      { graceMs: config.storage.gc.graceSeconds * 1000, uploadExpiryMs: config.storage.uploadExpirySeconds * 1000, deletesPerSecond: config.storage.gc.deletesPerSecond },
     );
     const c = config.cache;
     this.evictor = new CacheEvictor(
@@ -127,7 +127,12 @@ export class Lifecycle {
     this.evictionPending = true;
     void this.runEviction()
       .catch(() => undefined)
-      .finally(() => (this.evictionPending = false));
+      .then((report) => {
+        this.evictionPending = false;
+        // Fills that started during the run may have pushed usage up again; only when the run could act.
+        const { maxBytes, highWatermark } = this.deps.config.cache;
+        if (report && report.images > 0 && maxBytes !== undefined && this.estimate > maxBytes * highWatermark) this.requestEviction();
+      });
   }
 
   async runEviction(): Promise<EvictionReport | undefined> {

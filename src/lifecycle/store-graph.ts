@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { ContentOrigin, ManifestRecord, MetadataIndex } from '../metadata/metadata-index.js';
 import { isDigest, type Digest } from '../oci/digest.js';
 import type { BlobStore, StoredBlob } from '../storage/blob-store.js';
+import { forEachLimited } from './limited.js';
 
 export interface RepoContent {
   name: string;
@@ -69,14 +70,14 @@ export async function scanStore(index: MetadataIndex, blobs: BlobStore): Promise
     if (!r) byName.set(name, (r = { name, manifests: [], tags: new Map(), links: [] }));
     return r;
   };
-  for (const name of names) {
+  await forEachLimited(names, 8, async (name) => {
     const repo = repoOf(name);
     repo.manifests = await index.listManifests(name);
     for (const tag of (await index.listTags(name, {})) ?? []) {
       const d = await index.resolveTag(name, tag);
       if (d) repo.tags.set(tag, d);
     }
-  }
+  });
   for (const link of await index.listBlobLinks()) repoOf(link.repo).links.push({ digest: link.digest, origin: link.origin });
   const stored = new Map<Digest, StoredBlob>();
   if (blobs.list) for await (const b of blobs.list()) stored.set(b.digest, b);
