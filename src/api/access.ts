@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import type { AuthRequest, Authorizer } from '../auth/authorizer.js';
 import type { TokenIssuer } from '../auth/token-issuer.js';
+import { clientAddress, requestBaseUrl } from '../http/request-origin.js';
 import { isOciError } from '../oci/errors.js';
 import type { Viewer } from '../readmodel/read-model.js';
 
@@ -43,7 +44,7 @@ export class WebAccess {
       password,
       scopes: ['registry:catalog:*'],
       offline: false,
-      remoteAddress: req.socket.remoteAddress,
+      remoteAddress: clientAddress(req),
     });
     res.cookie(SESSION_COOKIE, issued.token, { httpOnly: true, sameSite: 'strict', secure: this.secure(req), path: '/', maxAge: issued.expires_in * 1000 });
   }
@@ -61,12 +62,11 @@ export class WebAccess {
   }
 
   private authRequest(req: Request, authorization: string | undefined): AuthRequest {
-    return { authorization, baseUrl: this.baseUrl(req), remoteAddress: req.socket.remoteAddress };
+    return { authorization, baseUrl: this.baseUrl(req), remoteAddress: clientAddress(req) };
   }
 
   baseUrl(req: Request): string {
-    if (this.publicUrl) return this.publicUrl.replace(/\/$/, '');
-    return `${req.protocol}://${req.headers.host ?? 'localhost'}`;
+    return requestBaseUrl(req, this.publicUrl);
   }
 
   /** host[:port] as it goes into `docker pull HOST/name`. */

@@ -1,4 +1,7 @@
 import type { ImageFactsStore, Checksums, FileEntry } from '../metadata/image-facts-store.js';
+
+// Re-exported so ui/ and api/ can name them without importing metadata/ (an import-boundary rule).
+export type { Checksums, FileEntry };
 import { paginate, type MetadataIndex } from '../metadata/metadata-index.js';
 import { isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
@@ -202,14 +205,6 @@ export class ReadModel {
     if (!facts) return { state: 'pending', items: [] };
     if (facts.contents !== 'listed') return { state: 'ready', items: [], total: 0, reason: facts.reason };
     return { state: 'ready', items: await this.d.facts.listFiles(layer, offset, limit), total: facts.entries };
-  }
-
-  /** Queues the file listing of every layer of an image (after a push or mirror fill). */
-  async prepare(name: string, digest: Digest): Promise<void> {
-    const record = await this.d.index.getManifest(name, digest);
-    const m = record && (await this.d.reader.read(digest, record.mediaType));
-    if (!m) return;
-    for (const l of m.layers) void this.d.layers.compute(l.digest, l.mediaType);
   }
 
   /** Same answer for "does not exist" and "you may not see it": a hidden name never shows. */

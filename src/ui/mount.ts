@@ -6,18 +6,16 @@ import { dockerSearchRouter } from '../api/docker-search.js';
 import type { Authorizer } from '../auth/authorizer.js';
 import type { TokenIssuer } from '../auth/token-issuer.js';
 import type { Config } from '../config/schema.js';
-import type { MetadataIndex } from '../metadata/metadata-index.js';
 import type { Clock } from '../oci/types.js';
-import { createReadModel, type ReadModelParts } from '../readmodel/setup.js';
-import type { BlobStore } from '../storage/blob-store.js';
+import { createReadModel, type ReadModelParts, type ReadModelSetup } from '../readmodel/setup.js';
 import { uiRouter } from './ui-router.js';
 
 export interface WebDeps {
   config: Config;
   dataDir: string;
   tmpDir: string;
-  index: MetadataIndex;
-  blobs: BlobStore;
+  index: ReadModelSetup['index'];
+  blobs: ReadModelSetup['blobs'];
   authorizer: Authorizer;
   issuer?: TokenIssuer;
   clock: Clock;

@@ -1,5 +1,4 @@
-import type { FileEntry } from '../metadata/image-facts-store.js';
-import type { ImageView, LayerView, RepositorySummary, TagRow } from '../readmodel/read-model.js';
+import type { FileEntry, ImageView, LayerView, RepositorySummary, TagRow } from '../readmodel/read-model.js';
 import { bytes, date, modeString, shortDigest } from './format.js';
 import { html, type SafeHtml } from './html.js';
 import { page, type PageContext } from './layout.js';

@@ -2,9 +2,8 @@ import express, { Router, type NextFunction, type Request, type Response } from 
 import type { Logger } from 'pino';
 import type { WebAccess } from '../api/access.js';
 import { intParam, splitRepositoryPath, stringParam } from '../api/paths.js';
-import type { FileEntry } from '../metadata/image-facts-store.js';
 import { isOciError } from '../oci/errors.js';
-import type { ReadModel, Viewer } from '../readmodel/read-model.js';
+import type { FileEntry, ReadModel, Viewer } from '../readmodel/read-model.js';
 import { UiPaths, type PageContext } from './layout.js';
 import { errorPage, filesPage, imagePage, repositoryListPage, repositoryPage, signInPage } from './pages.js';
 import { STYLE } from './style.js';

@@ -58,6 +58,11 @@ describe('import boundaries', () => {
     expect(offending(lines, (l) => l.target !== undefined && l.target !== 'oci')).toEqual([]);
   });
 
+  it('ui/ and api/ (pages and JSON API) never import node:fs, storage/, metadata/ or upstream/: they read through the read model', async () => {
+    const lines = [...(await importsOf('ui')), ...(await importsOf('api'))];
+    expect(offending(lines, (l) => l.target === 'storage' || l.target === 'metadata' || l.target === 'upstream' || /^(node:)?fs(\/promises)?$/.test(l.spec))).toEqual([]);
+  });
+
   it('storage/ and metadata/ never import http/', async () => {
     const lines = [...(await importsOf('storage')), ...(await importsOf('metadata'))];
     expect(offending(lines, (l) => l.target === 'http')).toEqual([]);

@@ -6,7 +6,6 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Skopeo } from '../../helpers/clients.js';
 import { startRegistry, type RunningRegistry } from '../../helpers/registry.js';
-import { mustRun } from '../../helpers/run-tool.js';
 import { fileHash, tarListing, writeTarImage, type TarImage } from '../../helpers/tar-image.js';
 import { modeString } from '../../../src/ui/format.js';
 
