@@ -78,8 +78,10 @@ export class Lifecycle {
       { maxBytes: c.maxBytes, highWatermark: c.highWatermark, lowWatermark: c.lowWatermark, maxIdleMs: c.maxIdleDays === undefined ? undefined : c.maxIdleDays * 86_400_000 },
     );
     if (c.maxBytes !== undefined) deps.metrics?.cacheMaxBytes.set(c.maxBytes);
+    // Last use matters only to eviction: without a cap or idle limit nothing is recorded (the bench's "off").
+    const tracking = c.maxBytes !== undefined || c.maxIdleDays !== undefined;
     this.activity = {
-      used: (repo, d) => this.lastUse.record(repo, d),
+      used: tracking ? (repo, d) => this.lastUse.record(repo, d) : () => undefined,
       hold: (d) => this.live.hold(d),
       filling: (fill) => {
         this.live.trackFill(fill);
