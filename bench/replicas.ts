@@ -68,7 +68,7 @@ async function throughLoadBalancer(): Promise<void> {
     await trio.stop();
   }
   const peer = await startDistribution();
-  const lb = await startHaproxy([peer.host]);
+  const lb = await startHaproxy([peer.host], '/v2/');
   await pushPreparedImage(peer.url, image);
   console.log(`peer (docker-registry 2.8) behind haproxy: ${(await reqPerSecond(lb.url + path)).toFixed(0)} manifest GET/s`);
   await lb.stop();

@@ -19,7 +19,7 @@ export interface RunningHaproxy {
  * round-robin, HTTP health checks on /healthz, long timeouts for big blobs, a retry on another server
  * when a connection to one fails. `backends` are host:port.
  */
-export function haproxyConfig(port: number, backends: readonly string[]): string {
+export function haproxyConfig(port: number, backends: readonly string[], healthPath = '/healthz'): string {
   return [
     'global',
     '  maxconn 4096',
@@ -36,18 +36,19 @@ export function haproxyConfig(port: number, backends: readonly string[]): string
     '  default_backend replicas',
     'backend replicas',
     '  balance roundrobin',
-    '  option httpchk GET /healthz',
+    `  option httpchk GET ${healthPath}`,
     ...backends.map((b, i) => `  server r${i} ${b} check inter 500ms fall 2 rise 1`),
     '',
   ].join('\n');
 }
 
 /** Debian's haproxy in front of `backends`, in the foreground (-db) on a free loopback port. */
-export async function startHaproxy(backends: readonly string[]): Promise<RunningHaproxy> {
+/** `healthPath`: what haproxy checks on each backend (docker-registry has no /healthz: use /v2/). */
+export async function startHaproxy(backends: readonly string[], healthPath = '/healthz'): Promise<RunningHaproxy> {
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'haproxy-'));
   const cfg = join(dir, 'haproxy.cfg');
-  await writeFile(cfg, haproxyConfig(port, backends));
+  await writeFile(cfg, haproxyConfig(port, backends, healthPath));
   const child = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
@@ -56,7 +57,7 @@ export async function startHaproxy(backends: readonly string[]): Promise<Running
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`haproxy exited: ${stderr}`);
-    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}${healthPath}`).then((r) => r.ok, () => false);
     if (ok) break;
     if (Date.now() > deadline) throw new Error(`haproxy did not answer: ${stderr}`);
     await sleep(100);
