@@ -10,6 +10,9 @@
  *    Redis (N repositories with one image each, plus one repository with 5,000 tags): first catalog page
  *    (n=100, median of 5), the whole catalog walked in pages of 1,000 (median of 3), a tag page (n=100)
  *    and the whole tag list in pages of 1,000, and manifest GET req/s by tag.
+ * 3. A cold mirror blob (64 MiB from a fake upstream on loopback) asked through two replicas at once:
+ *    time to first byte and to the last byte for the client on the fill's owner and for the one on the
+ *    other replica (which waits for the owner's commit, then reads the shared store), median of 3.
  * Peer catalog figures at the same sizes come from bench/catalog.ts (it fills docker-registry's own
  * layout); run it in the same session to compare.
  */
@@ -20,6 +23,8 @@ import { startDistribution } from '../test/helpers/distribution.js';
 import { startHaproxy } from '../test/helpers/haproxy.js';
 import { makeImage, pushPreparedImage } from '../test/helpers/push-image.js';
 import { OCI_MANIFEST } from '../test/helpers/push.js';
+import { randomBytes } from 'node:crypto';
+import { FakeHub } from '../test/helpers/fake-hub.js';
 import { startTrio } from '../test/helpers/replicas.js';
 import { manifestLoad } from './http-load.js';
 
@@ -116,8 +121,43 @@ async function redisIndex(size: number): Promise<void> {
   await trio.stop();
 }
 
+/** Time to first byte and to the end of a GET, in ms. */
+async function timedGet(url: string): Promise<{ first: number; total: number; bytes: number }> {
+  const t = performance.now();
+  const res = await fetch(url);
+  let first = 0;
+  let bytes = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    if (bytes === 0) first = performance.now() - t;
+    bytes += chunk.length;
+  }
+  return { first, total: performance.now() - t, bytes };
+}
+
+async function coldFillAcrossReplicas(): Promise<void> {
+  const hub = await FakeHub.start();
+  const trio = await startTrio({ count: 2, config: { upstreams: [{ name: 'hub', url: hub.url, prefix: 'docker.io/', dockerHub: true }] } });
+  const owner: Array<{ first: number; total: number }> = [];
+  const other: Array<{ first: number; total: number }> = [];
+  for (let i = 0; i < 3; i++) {
+    const digest = hub.addBlob(randomBytes(64 * 1024 * 1024));
+    const path = `/v2/docker.io/library/cold${i}/blobs/${digest}`;
+    const a = timedGet(trio.replicas[0]!.url + path);
+    await new Promise((r) => setTimeout(r, 20)); // A asks first, so A owns the fill
+    const b = timedGet(trio.replicas[1]!.url + path);
+    owner.push(await a);
+    other.push(await b);
+  }
+  const fmt = (xs: Array<{ first: number; total: number }>) => `first byte ${median(xs.map((x) => x.first)).toFixed(0)} ms, last ${median(xs.map((x) => x.total)).toFixed(0)} ms`;
+  console.log(`cold 64 MiB blob through 2 replicas: owner's client ${fmt(owner)}; other replica's client ${fmt(other)}`);
+  await trio.stop();
+  await hub.stop();
+}
+
 async function main(): Promise<void> {
+  if (process.env.BENCH_ONLY_FILL === '1') return coldFillAcrossReplicas();
   if (process.env.BENCH_SKIP_LB !== '1') await throughLoadBalancer();
+  await coldFillAcrossReplicas();
   for (const size of SIZES) await redisIndex(size);
 }
 
