@@ -79,6 +79,20 @@ async function requireRangeAtEnd(ctx: RouteContext): Promise<void> {
   if (range.start !== size) throw new OciError('RANGE_INVALID', `Content-Range must start at the upload's current size, ${size}`);
 }
 
+/**
+ * With access control on, a session belongs to the subject that started it: to anyone else, even a writer
+ * of the same repository who learned the id, it does not exist (no progress, no appending, no cancelling).
+ * With it off there is no subject, and nothing to check.
+ */
+async function requireOwner(ctx: RouteContext): Promise<Upload | undefined> {
+  const subject = ctx.grant.subject;
+  if (subject === null) return undefined;
+  const upload = await repository(ctx).getUpload(ctx.match.ref);
+  // Sessions from before owners were recorded have none; they expire with the upload expiry.
+  if (upload.owner !== undefined && upload.owner !== subject) throw new OciError('BLOB_UPLOAD_UNKNOWN', undefined, { detail: { uuid: ctx.match.ref.slice(0, 64) } });
+  return upload;
+}
+
 export const uploadHandlers = {
   start: {
     POST: {
@@ -99,7 +113,7 @@ export const uploadHandlers = {
           await repo.putBlob(ctx.req, digest, declaredLength(ctx));
           return sendCreated(ctx, digest);
         }
-        sendUploadState(ctx, await repo.startUpload(), 202);
+        sendUploadState(ctx, await repo.startUpload(ctx.grant.subject ?? undefined), 202);
       },
     },
   },
@@ -107,12 +121,13 @@ export const uploadHandlers = {
     GET: {
       action: 'push' as const,
       async handle(ctx: RouteContext) {
-        sendUploadState(ctx, await repository(ctx).getUpload(ctx.match.ref), 204);
+        sendUploadState(ctx, (await requireOwner(ctx)) ?? (await repository(ctx).getUpload(ctx.match.ref)), 204);
       },
     },
     PATCH: {
       action: 'push' as const,
       async handle(ctx: RouteContext) {
+        await requireOwner(ctx);
         // Header checks run inside withUploadLocation too: every 416 tells the client where to resume.
         const upload = await withUploadLocation(ctx, () => repository(ctx).appendUpload(ctx.match.ref, ctx.req, contentRange(ctx)?.start));
         sendUploadState(ctx, upload, 202);
@@ -124,6 +139,7 @@ export const uploadHandlers = {
         const digest = queryDigest(ctx);
         if (!digest) throw new OciError('DIGEST_INVALID', 'the digest query parameter is required');
         const body = hasBody(ctx.req) ? ctx.req : undefined;
+        await requireOwner(ctx);
         await withUploadLocation(ctx, async () => {
           if (body) await requireRangeAtEnd(ctx);
           return repository(ctx).finishUpload(ctx.match.ref, digest, body);
@@ -134,6 +150,7 @@ export const uploadHandlers = {
     DELETE: {
       action: 'push' as const,
       async handle(ctx: RouteContext) {
+        await requireOwner(ctx);
         await repository(ctx).cancelUpload(ctx.match.ref);
         ctx.res.status(204).end();
       },

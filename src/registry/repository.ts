@@ -45,7 +45,8 @@ export interface Repository {
   mountBlob(d: Digest, from: string): Promise<boolean>;
   /** Monolithic upload in a single request (POST ?digest=). */
   putBlob(body: Readable, d: Digest, size?: number): Promise<{ digest: Digest; size: number }>;
-  startUpload(): Promise<Upload>;
+  /** `owner`: the auth subject starting the session, kept with it (only it may use the session). */
+  startUpload(owner?: string): Promise<Upload>;
   getUpload(id: string): Promise<Upload>;
   appendUpload(id: string, chunk: Readable, at?: number): Promise<Upload>;
   finishUpload(id: string, d: Digest, last?: Readable): Promise<{ digest: Digest; size: number }>;

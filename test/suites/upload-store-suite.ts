@@ -53,6 +53,17 @@ export function uploadStoreSuite(label: string, make: () => Promise<UploadStoreF
       expect(await f.leftovers()).toEqual([]);
     });
 
+    it('keeps the owner given at start with the session, across a restart (issue 10, item 8)', async () => {
+      const store = await f.uploads(clock);
+      const owned = await store.start('app', 'oidc:repo:acme/app');
+      const anonymous = await store.start('app');
+      const again = await f.uploads(clock);
+      expect((await again.get(owned.id))?.owner).toBe('oidc:repo:acme/app');
+      expect((await again.get(anonymous.id))?.owner).toBeUndefined();
+      await again.cancel(owned.id);
+      await again.cancel(anonymous.id);
+    });
+
     it('finishes a one-chunk session, a session finished by the PUT body alone, and an empty one', async () => {
       const store = await f.uploads(clock);
       const data = randomBytes(5000);

@@ -21,6 +21,7 @@ interface SessionState {
   repo: string;
   startedAt: number;
   chunks: Chunk[];
+  owner?: string;
 }
 
 /**
@@ -46,9 +47,9 @@ export class S3UploadStore implements UploadStore {
     return this.open.size;
   }
 
-  async start(repo: string): Promise<Upload> {
+  async start(repo: string, owner?: string): Promise<Upload> {
     const id = randomUUID();
-    const state: SessionState = { repo, startedAt: this.clock.now(), chunks: [] };
+    const state: SessionState = { repo, startedAt: this.clock.now(), chunks: [], ...(owner === undefined ? {} : { owner }) };
     await this.writeState(id, state);
     this.open.add(id);
     return toUpload(id, state);
@@ -197,7 +198,7 @@ function sizeOf(state: SessionState): number {
 }
 
 function toUpload(id: string, state: SessionState): Upload {
-  return { id, repo: state.repo, size: sizeOf(state), startedAt: state.startedAt };
+  return { id, repo: state.repo, size: sizeOf(state), startedAt: state.startedAt, ...(typeof state.owner === 'string' ? { owner: state.owner } : {}) };
 }
 
 function rangeInvalid(size: number, message: string): OciError {
