@@ -10,7 +10,7 @@ import { StoreUsageScanner, type UsageOrigin } from './metadata/store-usage.js';
 import type { Metrics } from './metrics/metrics.js';
 import type { Clock } from './oci/types.js';
 import type { Layout } from './storage/layout.js';
-import { checkStoreWritable } from './storage/writable-check.js';
+import { checkFreeSpace, checkStoreWritable } from './storage/writable-check.js';
 
 export interface ObservabilityDeps {
   config: Config;
@@ -40,7 +40,14 @@ const ORIGINS: readonly UsageOrigin[] = ['hosted', 'cached', 'unreferenced'];
 export function createObservability(deps: ObservabilityDeps): Observability {
   const { config, promRegistry, metrics, logger } = deps;
   const settings = config.metrics;
-  const checks: Record<string, () => Promise<void>> = { store: () => checkStoreWritable(deps.layout) };
+  const floor = config.storage.minFreeBytes;
+  const checks: Record<string, () => Promise<void>> = {
+    // Not ready under the free-space floor, before writes start failing with 507.
+    store: async () => {
+      await checkFreeSpace(deps.layout, floor);
+      await checkStoreWritable(deps.layout);
+    },
+  };
   const redisUrl = config.cache.redisUrl;
   if (redisUrl) checks.redis = () => pingRedis(redisUrl);
   const readyz = readinessHandler(checks satisfies ReadinessChecks);
@@ -74,6 +81,7 @@ export function createObservability(deps: ObservabilityDeps): Observability {
       logger.warn({ err }, 'store usage scan failed');
     }
     metrics.uploadsInProgress.set(deps.uploads.inProgress);
+    metrics.storeFilesystemMinFree.set(floor);
     return { contentType: promRegistry.contentType, body: await promRegistry.metrics() };
   };
   const endpoint = metricsEndpoint({ render, route: settings.path, bearerToken: settings.bearerToken });

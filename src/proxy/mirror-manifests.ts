@@ -41,6 +41,16 @@ export class ManifestMirror {
     });
   }
 
+  /** Fetches `d` from upstream again and stores it over a local copy found corrupt (and quarantined). */
+  async refetch(d: Digest): Promise<void> {
+    this.ctx.metrics.cacheMisses.inc({ ...this.labels, kind: 'manifest' });
+    await this.ctx.flights.run(`manifest|${this.route.localName}@${d}`, async () => {
+      const { descriptor, body } = await this.route.upstream.client.getManifest(this.route.remoteName, d);
+      await this.store(descriptor, body);
+      return d;
+    });
+  }
+
   private async byTag(tag: string): Promise<Digest> {
     const { localName } = this.route;
     const cached = await this.ctx.index.resolveTag(localName, tag);

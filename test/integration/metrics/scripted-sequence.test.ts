@@ -178,6 +178,9 @@ describe('scripted sequence', () => {
           [k('registry_store_blobs', { origin: 'cached' })]: 4,
           [k('registry_store_bytes', { origin: 'cached' })]: upstreamBytes + upstream.manifest.length,
           [k('registry_upload_failures_total', { reason: 'DIGEST_INVALID' })]: 1,
+          // Blobs hashed on their first whole read from the store (issue 10): the 3 hosted ones on the first
+          // pull (not the second), the 3 mirrored ones on the warm pull (the cold one was verified by the fill).
+          [k('registry_store_blobs_verified_total', { path: 'read' })]: 6,
         },
         // Auth: Basic credentials on each of the 7 + 8 + 1 hosted requests; the one wrong password.
         {
