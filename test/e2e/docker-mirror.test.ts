@@ -2,6 +2,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedCredentials } from '../helpers/auth.js';
 import { startDockerd, type RunningDockerd } from '../helpers/dockerd.js';
 import { FakeHub } from '../helpers/fake-hub.js';
 import { waitForCachedBlobs } from '../helpers/mirror.js';
@@ -18,6 +19,7 @@ import { startRegistry, tmpDir, type RunningRegistry } from '../helpers/registry
 
 const RECIPE = '## One registry as Docker Hub mirror and private registry';
 const CI_PASSWORD = 'ci-password-for-the-e2e';
+const ADMIN_PASSWORD = 'admin-password-for-the-e2e';
 
 async function readRecipe(): Promise<{ config: Record<string, unknown>; daemonJson: string }> {
   const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
@@ -60,7 +62,10 @@ describe('Docker daemon with our registry as registry-mirrors entry and private 
     // startRegistry gives it a fresh data folder and a free port on 127.0.0.1.
     delete config.server;
     delete config.storage;
-    registry = await startRegistry(config, { env: { CI_PASSWORD } });
+    // Beside the recipe's user: an admin who may push anywhere, to see what a push to a mirrored name says.
+    const dataDir = await tmpDir('docker-e2e-data-');
+    await seedCredentials(dataDir, [{ name: 'admin', password: ADMIN_PASSWORD, access: [{ namespace: '*', scopes: ['read', 'write', 'delete'] }] }]);
+    registry = await startRegistry(config, { env: { CI_PASSWORD }, dataDir });
     dockerd = await startDockerd(JSON.parse(daemonJson.replaceAll('mirror.example:5000', registry.host)) as Record<string, unknown>);
   });
   afterAll(async () => {
@@ -127,5 +132,17 @@ describe('Docker daemon with our registry as registry-mirrors entry and private 
     const r = await dockerd.docker(['pull', image]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/unauthorized|denied|authentication required/i);
+  });
+
+  it('a push to a mirrored name is refused, and docker shows which settings would allow it', async () => {
+    const image = `${registry.host}/other/app:1`;
+    await dockerd.mustDocker(['login', registry.host, '-u', 'admin', '--password-stdin'], { input: ADMIN_PASSWORD });
+    await dockerd.mustDocker(['pull', 'alpinex']);
+    await dockerd.mustDocker(['tag', 'alpinex', image]);
+    const r = await dockerd.docker(['push', image]);
+    await dockerd.mustDocker(['logout', registry.host]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("add 'other/' to hostedNamespaces");
+    expect(r.stderr).toContain('allowHostedShadow: true');
   });
 });
