@@ -139,7 +139,9 @@ export class ContentIntegrity {
         return;
       }
       metrics.storeCorrupt.inc({ kind });
-      logger.error({ digest: d, kind, quarantinedTo: movedTo, ...detail }, `stored ${kind} does not match its digest; moved to quarantine`);
+      if (movedTo) logger.error({ digest: d, kind, quarantinedTo: movedTo, ...detail }, `stored ${kind} does not match its digest; moved to quarantine`);
+      // A driver without quarantine (S3 today): every whole read of it is cut, none served whole.
+      else logger.error({ digest: d, kind, ...detail }, `stored ${kind} does not match its digest; this store cannot quarantine it`);
     } catch (err) {
       metrics.storeCorrupt.inc({ kind });
       logger.error({ digest: d, kind, err, ...detail }, `stored ${kind} does not match its digest; quarantine failed`);
