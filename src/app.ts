@@ -127,7 +127,7 @@ export async function createRegistry(config: Config, overrides: RegistryOverride
   observability.mount(app);
   if (auth.issuer) app.use(tokenRoutes(auth.issuer));
   // Pages, JSON API, /v1/search and download counts (issue 13).
-  const web = await createWeb({ config, dataDir: layout.root, tmpDir: layout.tmpDir, index, blobs, authorizer, issuer: auth.issuer, clock, logger });
+  const web = await createWeb({ config, dataDir: layout.root, tmpDir: layout.tmpDir, index, blobs, authorizer, issuer: auth.issuer, clock, logger, metrics });
   app.use(registryRouter({ resolver, authorizer, maxManifestBytes: config.storage.maxManifestBytes, publicUrl: config.server.publicUrl, downloads: web?.parts.downloads }));
   web?.mount(app);
   app.use((_req, res) => {

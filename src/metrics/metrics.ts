@@ -69,6 +69,10 @@ export function createMetrics(registry: PromRegistry) {
     storeBlobsVerified: new Counter({ name: 'registry_store_blobs_verified_total', help: 'Blobs whose stored bytes were hashed and matched their digest, by path: read (inline on GET), scrub', labelNames: ['path'] as const, registers }),
     storeTempFilesSwept: new Counter({ name: 'registry_store_temp_files_swept_total', help: 'Temp files removed because no live process owned them (a killed fill or upload)', registers }),
 
+    // Pages and JSON API (issue 13)
+    uiLayerAnalyses: new Counter({ name: 'registry_ui_layer_analyses_total', help: 'Layers read once for their file list and checksums, by result (listed, unlisted, failed)', labelNames: ['result'] as const, registers }),
+    uiDownloadFlushes: new Counter({ name: 'registry_ui_download_flushes_total', help: 'Batched writes of download counts, by result', labelNames: ['result'] as const, registers }),
+
     // Auth
     authLogins: new Counter({ name: 'registry_auth_logins_total', help: 'Login attempts (token requests and Basic auth) by method (password, token, oidc) and result', labelNames: ['method', 'result'] as const, registers }),
     authJwksFetches: new Counter({ name: 'registry_auth_oidc_jwks_fetches_total', help: 'Fetches of OIDC issuer keys (discovery + JWKS) by issuer and result', labelNames: ['issuer', 'result'] as const, registers }),

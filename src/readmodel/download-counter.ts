@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { DownloadCount, ImageFactsStore } from '../metadata/image-facts-store.js';
 import type { Digest } from '../oci/digest.js';
+import type { ResultCounter } from './layer-facts.js';
 
 /** What the pull path calls: synchronous, no I/O. */
 export interface DownloadRecorder {
@@ -20,6 +21,7 @@ export class DownloadCounter implements DownloadRecorder {
     private readonly store: ImageFactsStore,
     private readonly logger: Logger,
     intervalMs: number,
+    private readonly flushes?: ResultCounter,
   ) {
     this.timer = setInterval(() => void this.flush(), intervalMs);
     this.timer.unref();
@@ -51,7 +53,9 @@ export class DownloadCounter implements DownloadRecorder {
     this.pending = new Map();
     this.flushing = this.flushing
       .then(() => this.store.addDownloads(batch))
+      .then(() => this.flushes?.inc({ result: 'success' }))
       .catch((err: unknown) => {
+        this.flushes?.inc({ result: 'failure' });
         // Not lost: put back, the next flush tries again.
         for (const c of batch) for (let i = 0; i < c.count; i++) this.record(c.repo, c.digest);
         this.logger.warn({ err: (err as Error).message }, 'download counts not written; will retry');

@@ -6,6 +6,11 @@ import type { Clock } from '../oci/types.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { analyzeLayer } from './layer-analyzer.js';
 
+/** A prom-client counter, structurally: readmodel/ needs no metrics import. */
+export interface ResultCounter {
+  inc(labels: { result: string }): void;
+}
+
 export type LayerState = { state: 'ready'; facts: LayerFacts } | { state: 'pending' } | { state: 'missing' } | { state: 'failed'; reason: string };
 
 /**
@@ -23,6 +28,7 @@ export class LayerFactsService {
     private readonly clock: Clock,
     private readonly logger: Logger,
     concurrency: number,
+    private readonly analyses?: ResultCounter,
   ) {
     this.queue = new PQueue({ concurrency });
   }
@@ -47,11 +53,14 @@ export class LayerFactsService {
         const stored = await this.store.getLayer(d);
         if (stored) return stored;
         if (!(await this.blobs.stat(d))) return undefined;
-        return analyzeLayer(d, mediaType, () => this.blobs.open(d), this.store, () => this.clock.now());
+        const facts = await analyzeLayer(d, mediaType, () => this.blobs.open(d), this.store, () => this.clock.now());
+        this.analyses?.inc({ result: facts.contents });
+        return facts;
       }, { throwOnTimeout: true })
       .catch((err: unknown) => {
         this.logger.warn({ digest: d, err: (err as Error).message }, 'layer facts failed');
         this.failures.set(d, (err as Error).message);
+        this.analyses?.inc({ result: 'failed' });
         return undefined;
       })
       .finally(() => this.inFlight.delete(d));

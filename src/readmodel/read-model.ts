@@ -166,7 +166,6 @@ export class ReadModel {
     }));
     const downloads = await this.d.downloads.counts(name);
     const merged = { ...m.labels, ...m.annotations };
-    const summary = await this.summary(name);
     const view: ImageView = {
       repository: name,
       reference: ref,
@@ -181,7 +180,7 @@ export class ReadModel {
       checksums,
       annotations: m.annotations,
       labels: m.labels,
-      description: merged[ANNOTATION.description] ?? summary.description,
+      description: await this.describe(m),
       source: merged[ANNOTATION.source],
       licenses: merged[ANNOTATION.licenses],
       platform: m.platform,

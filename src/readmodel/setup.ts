@@ -6,7 +6,7 @@ import type { MetadataIndex } from '../metadata/metadata-index.js';
 import type { Clock } from '../oci/types.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { DownloadCounter } from './download-counter.js';
-import { LayerFactsService } from './layer-facts.js';
+import { LayerFactsService, type ResultCounter } from './layer-facts.js';
 import { ManifestReader } from './manifest-reader.js';
 import { ReadModel, type UpstreamInfo } from './read-model.js';
 
@@ -21,6 +21,7 @@ export interface ReadModelSetup {
   visibility(repo: string): 'public' | 'private';
   clock: Clock;
   logger: Logger;
+  metrics?: { uiLayerAnalyses: ResultCounter; uiDownloadFlushes: ResultCounter };
 }
 
 export interface ReadModelParts {
@@ -33,8 +34,8 @@ export interface ReadModelParts {
 /** The read model and what feeds it: facts stored under <dataDir>/facts, background layer listing, batched download counts. */
 export function createReadModel(s: ReadModelSetup): ReadModelParts {
   const facts = new FsImageFactsStore(join(s.dataDir, 'facts'), s.tmpDir);
-  const layers = new LayerFactsService(s.blobs, facts, s.clock, s.logger, s.ui.analysisConcurrency);
-  const downloads = new DownloadCounter(facts, s.logger, s.ui.downloadFlushSeconds * 1000);
+  const layers = new LayerFactsService(s.blobs, facts, s.clock, s.logger, s.ui.analysisConcurrency, s.metrics?.uiLayerAnalyses);
+  const downloads = new DownloadCounter(facts, s.logger, s.ui.downloadFlushSeconds * 1000, s.metrics?.uiDownloadFlushes);
   const reader = new ManifestReader(s.blobs, s.maxManifestBytes);
   const model = new ReadModel({ index: s.index, reader, facts, layers, downloads, upstreams: s.upstreams, visibility: s.visibility });
   return {

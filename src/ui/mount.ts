@@ -20,6 +20,7 @@ export interface WebDeps {
   issuer?: TokenIssuer;
   clock: Clock;
   logger: Logger;
+  metrics?: ReadModelSetup['metrics'];
 }
 
 export interface Web {
@@ -47,6 +48,7 @@ export async function createWeb(d: WebDeps): Promise<Web | undefined> {
     visibility: (repo) => (anonymous.allows(repo, 'pull') ? 'public' : 'private'),
     clock: d.clock,
     logger: d.logger,
+    metrics: d.metrics,
   });
   return {
     parts,

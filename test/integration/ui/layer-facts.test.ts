@@ -8,6 +8,7 @@ import { Skopeo } from '../../helpers/clients.js';
 import { startRegistry, type RunningRegistry } from '../../helpers/registry.js';
 import { fileHash, tarListing, writeTarImage, type TarImage } from '../../helpers/tar-image.js';
 import { modeString } from '../../../src/ui/format.js';
+import { metricValue } from '../../helpers/metric-value.js';
 
 /**
  * The Contents listing and the four checksums, against an independent computation: node:crypto over the
@@ -160,6 +161,9 @@ describe('layer contents and checksums', () => {
   });
 
   it('computed the facts once and stored them: a second registry on the same data answers at once', async () => {
+    // Three tar layers listed, the zstd one hashed only; each read once however often the page was asked for.
+    expect(await metricValue(reg.registry.metrics.uiLayerAnalyses, { result: 'listed' })).toBe(3);
+    expect(await metricValue(reg.registry.metrics.uiLayerAnalyses, { result: 'unlisted' })).toBe(1);
     const again = await startRegistry({}, { dataDir: reg.dataDir, keepData: true });
     try {
       const res = await fetch(`${again.url}/api/repositories/${REPO}/-/images/v1`);
