@@ -208,6 +208,23 @@ describe('image facts, headers and download counts', () => {
     }
   });
 
+  it('pages tags and repositories with n/last, and the pages link to the next page', async () => {
+    for (const tag of ['2', '3']) await pushDescribed(REPOS.teamA, tag, 'alpha service', admin);
+    const first = await api(`/api/repositories/${REPOS.teamA}/-/tags?n=2`, admin);
+    expect((first.json.tags as Array<{ tag: string }>).map((t) => t.tag)).toEqual(['1', '2']);
+    expect(first.json.next).toBe('2');
+    const second = await api(`/api/repositories/${REPOS.teamA}/-/tags?n=2&last=2`, admin);
+    expect((second.json.tags as Array<{ tag: string; digest: string; platforms: string[] }>).map((t) => [t.tag, t.platforms])).toEqual([['3', ['linux/amd64']]]);
+    expect(second.json.next).toBeNull();
+    const repos = await api('/api/repositories?n=2', admin);
+    expect((repos.json.repositories as Array<{ name: string }>).map((r) => r.name)).toEqual([REPOS.pub, REPOS.teamA]);
+    expect(repos.json.next).toBe(REPOS.teamA);
+    expect(((await api(`/api/repositories?n=2&last=${encodeURIComponent(REPOS.teamA)}`, admin)).json.repositories as Array<{ name: string }>).map((r) => r.name)).toEqual([REPOS.teamB]);
+    const repoPage = await page(`/ui/repositories/${REPOS.teamA}`, { authorization: admin });
+    expect(repoPage.html).toContain('>3</a>');
+    expect((await api(`/api/repositories/${REPOS.teamA}`, admin)).json.tagCount).toBe(3);
+  });
+
   it('shows referrers (an SBOM) of an image', async () => {
     const r = await api(`/api/repositories/${REPOS.teamA}/-/images/1`, reader);
     expect(r.status).toBe(200);
