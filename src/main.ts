@@ -10,6 +10,10 @@ import { createLogger } from './log.js';
 
 /** The only module that touches process.*: argv/env → config → registry → listen; drains on SIGTERM. */
 async function main(): Promise<void> {
+  // libuv's thread pool (4 threads by default) runs every file operation, and an upload's fsync or
+  // background datasync holds a thread for the whole flush: a few concurrent pushes then queued every
+  // manifest read and stat behind them. Set before the first file operation starts the pool.
+  process.env.UV_THREADPOOL_SIZE ??= '16';
   const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } }, allowPositionals: false });
   const file = values.config ?? process.env.REGISTRY_CONFIG;
   const config = await loadConfig({ file, env: process.env });
