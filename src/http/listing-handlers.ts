@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import type { Grant } from '../auth/authorizer.js';
 import { parseDigest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
-import { paginate } from '../metadata/metadata-index.js';
+import type { Page } from '../oci/types.js';
 import { linkHeader, pageWithNext, parsePage } from './pagination.js';
 import { namespaceHint, type RouteContext, type RouterDeps } from './registry-router.js';
 
@@ -16,11 +16,31 @@ export async function tagsHandler(ctx: RouteContext): Promise<void> {
 
 export async function catalogHandler(req: Request, res: Response, deps: RouterDeps, grant: Grant): Promise<void> {
   const page = parsePage(req.query);
-  // Filter before paginating, so a page never comes back short because of hidden repositories.
-  const visible = (await deps.resolver.listRepositories({})).filter((r) => grant.allows(r, 'pull'));
-  const { items, next } = await pageWithNext(page, async (p) => paginate(visible, p));
+  const { items, next } = await pageWithNext(page, (p) => visibleRepositories(deps, grant, p));
   if (next !== undefined) res.setHeader('Link', linkHeader('/v2/_catalog', page.n!, next));
   res.status(200).json({ repositories: items });
+}
+
+/**
+ * Filters while paging, so a page never comes back short because of hidden repositories, and costs
+ * what it returns plus what it skips rather than the whole catalog.
+ */
+async function visibleRepositories(deps: RouterDeps, grant: Grant, page: Page): Promise<string[]> {
+  const allowed = (r: string) => grant.allows(r, 'pull');
+  if (page.n === undefined) return (await deps.resolver.listRepositories(page)).filter(allowed);
+  const out: string[] = [];
+  let last = page.last;
+  while (out.length < page.n) {
+    const want = Math.max(page.n - out.length, 100);
+    const batch = await deps.resolver.listRepositories(last === undefined ? { n: want } : { n: want, last });
+    for (const name of batch) {
+      if (out.length === page.n) break;
+      if (allowed(name)) out.push(name);
+    }
+    if (batch.length < want) break;
+    last = batch[batch.length - 1];
+  }
+  return out;
 }
 
 export async function referrersHandler(ctx: RouteContext): Promise<void> {

@@ -11,6 +11,7 @@ import { digestParts, type Digest } from '../oci/digest.js';
  *   repositories/<name>/_layers/<alg>/<hex>      blob link
  *   repositories/<name>/_referrers/<alg>/<hex>/<alg>-<hex>   referrer descriptor
  *   uploads/<id>/data, uploads/<id>/info.json
+ *   index/repositories.log               catalog: +name / -name lines, appended
  *   tmp/                                 temp files, renamed into place
  */
 export class Layout {
@@ -31,6 +32,10 @@ export class Layout {
   }
   get uploadsDir(): string {
     return join(this.root, 'uploads');
+  }
+  /** Append-only log of repository names (+name / -name): the catalog's sorted index. */
+  get catalogLog(): string {
+    return join(this.root, 'index', 'repositories.log');
   }
 
   blob(d: Digest): string {

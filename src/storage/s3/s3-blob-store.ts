@@ -1,12 +1,15 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { pipeline, type Readable } from 'node:stream';
-import { DigestingStream, digestParts, type Digest } from '../../oci/digest.js';
+import { Readable, pipeline } from 'node:stream';
+import { DigestingStream, digestOf, digestParts, type Digest } from '../../oci/digest.js';
 import { OciError } from '../../oci/errors.js';
 import type { ByteRange } from '../../oci/types.js';
 import { unlinkQuietly } from '../atomic-file.js';
 import type { BlobStat, BlobStore } from '../blob-store.js';
 import type { S3Bucket } from './s3-bucket.js';
+
+/** Bodies of a known size up to this are verified in memory and written with one PUT. */
+const SMALL = 1024 * 1024;
 
 /**
  * Content-addressed blobs in an S3 bucket under blobs/<alg>/<xx>/<hex> (the filesystem driver's
@@ -41,11 +44,15 @@ export class S3BlobStore implements BlobStore {
   }
 
   async put(body: Readable, expected: Digest, options: { size?: number; signal?: AbortSignal } = {}): Promise<{ digest: Digest; size: number }> {
+    // Small bodies (manifests, configs, most monolithic pushes of small blobs) are verified in
+    // memory, at most SMALL bytes, and written with one PUT straight to their digest key.
+    const start = await peek(body, SMALL);
+    if (!start.rest) return this.putSmall(Buffer.concat(start.head), expected, options);
     const hasher = new DigestingStream(digestParts(expected).algorithm);
     const temp = this.bucket.tempKey();
     try {
       // pipeline (not pipe): a failing body fails the upload, and a failing upload releases the body.
-      await this.bucket.put(temp, pipeline(body, hasher, () => undefined), options.signal);
+      await this.bucket.put(temp, pipeline(start.rest, hasher, () => undefined), options.signal);
       if (options.size !== undefined && hasher.bytes !== options.size) {
         throw new OciError('SIZE_INVALID', `expected ${options.size} bytes, received ${hasher.bytes}`);
       }
@@ -53,6 +60,17 @@ export class S3BlobStore implements BlobStore {
     } finally {
       await this.bucket.deleteQuietly(temp);
     }
+  }
+
+  private async putSmall(data: Buffer, expected: Digest, options: { size?: number; signal?: AbortSignal }): Promise<{ digest: Digest; size: number }> {
+    if (options.size !== undefined && data.length !== options.size) {
+      throw new OciError('SIZE_INVALID', `expected ${options.size} bytes, received ${data.length}`);
+    }
+    const actual = digestOf(data, digestParts(expected).algorithm);
+    if (actual !== expected) throw new OciError('DIGEST_INVALID', undefined, { detail: { expected, actual } });
+    const key = this.blobKey(expected);
+    if ((await this.bucket.head(key))?.size !== data.length) await this.bucket.put(key, data, options.signal);
+    return { digest: expected, size: data.length };
   }
 
   /** Uploads a verified local file (the mirror's fill spool) and removes it, whatever the outcome. */
@@ -87,4 +105,32 @@ export class S3BlobStore implements BlobStore {
     if (!(await this.bucket.head(key))) throw new OciError('BLOB_UNKNOWN', undefined, { detail: { digest: d } });
     await this.bucket.delete(key);
   }
+}
+
+/**
+ * Reads `body` until it ends or more than `limit` bytes came: `rest` is then the whole body again
+ * (what was read, followed by the remainder, from the same iterator so nothing is lost).
+ */
+async function peek(body: Readable, limit: number): Promise<{ head: Buffer[]; rest?: Readable }> {
+  const it = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  const head: Buffer[] = [];
+  let size = 0;
+  while (size <= limit) {
+    const r = await it.next();
+    if (r.done) return { head };
+    head.push(r.value);
+    size += r.value.length;
+  }
+  const rest = Readable.from(
+    (async function* () {
+      try {
+        yield* head;
+        for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+      } finally {
+        await it.return?.();
+      }
+    })(),
+    { objectMode: false },
+  );
+  return { head, rest };
 }

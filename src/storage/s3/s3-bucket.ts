@@ -76,7 +76,7 @@ export class S3Bucket {
   }
 
   /** Streams `body` into `key`: one PUT when it fits a part, multipart otherwise; aborted parts are removed. */
-  async put(key: string, body: Readable | string, signal?: AbortSignal): Promise<void> {
+  async put(key: string, body: Readable | Buffer | string, signal?: AbortSignal): Promise<void> {
     const upload = new Upload({
       client: this.client,
       params: { Bucket: this.bucket, Key: key, Body: body },

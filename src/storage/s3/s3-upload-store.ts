@@ -66,7 +66,16 @@ export class S3UploadStore implements UploadStore {
 
   async finish(id: string, d: Digest, last?: Readable): Promise<{ digest: Digest; size: number }> {
     return this.exclusive(id, last, async () => {
-      const state = last ? await this.appendUnlocked(id, last) : await this.require(id);
+      const started = await this.require(id);
+      if (last && started.chunks.length === 0) {
+        // POST then one PUT with the body (monolithic in two steps): straight into the blob store.
+        try {
+          return await this.blobs.put(last, d);
+        } finally {
+          await this.remove(id, started);
+        }
+      }
+      const state = last ? await this.appendUnlocked(id, last) : started;
       try {
         const size = sizeOf(state);
         const only = state.chunks.length === 1 ? state.chunks[0] : undefined;
