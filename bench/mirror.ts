@@ -128,21 +128,22 @@ async function bigBlob(work: string, upstreamUrl: string, ours: BenchServer): Pr
   await pushBlobFile(upstreamUrl, 'bench/big', bigPath, BIG_MIB * MIB, bigDigest);
   const url = `${ours.url}/v2/bench/big/blobs/${bigDigest}`;
   const idle = await currentRss(ours.pid);
+  const before = Number(await upstreamBlobFetches(ours.url));
   const started = performance.now();
   const results = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => download(url, i === 0)));
   const seconds = (performance.now() - started) / 1000;
   const peak = await peakRss(ours.pid);
-  let fetches = await upstreamBlobFetches(ours.url);
   // The fill is counted once committed (fsync + rename), a moment after clients got the last byte.
-  for (let i = 0; fetches === undefined && i < 100; i++) {
+  let fetches = Number(await upstreamBlobFetches(ours.url)) - before;
+  for (let i = 0; !(fetches > 0) && i < 100; i++) {
     await new Promise((r) => setTimeout(r, 100));
-    fetches = await upstreamBlobFetches(ours.url);
+    fetches = Number(await upstreamBlobFetches(ours.url)) - before;
   }
   const ok = results.every((r) => r.bytes === BIG_MIB * MIB) && results[0]!.digest === bigDigest;
   const warmSeconds = await timed(() => Promise.all(Array.from({ length: CLIENTS }, () => download(url, false))));
   const directSeconds = await timed(() => Promise.all(Array.from({ length: CLIENTS }, () => download(`${upstreamUrl}/v2/bench/big/blobs/${bigDigest}`, false))));
   return [
-    `${CLIENTS} clients × cold ${BIG_MIB} MiB blob through ours: ${seconds.toFixed(2)} s; all complete and verified: ${ok}; upstream blob fetches: ${fetches ?? 'n/a'}`,
+    `${CLIENTS} clients × cold ${BIG_MIB} MiB blob through ours: ${seconds.toFixed(2)} s; all complete and verified: ${ok}; upstream blob fetches for it: ${Number.isNaN(fetches) ? 'n/a (no /metrics)' : fetches}`,
     `  server RSS idle ${(idle / 1e6).toFixed(0)} MB, peak (VmHWM, whole run) ${(peak / 1e6).toFixed(0)} MB`,
     `  same clients warm from ours ${warmSeconds.toFixed(2)} s; direct from upstream ${directSeconds.toFixed(2)} s`,
   ].join('\n');
