@@ -36,32 +36,35 @@ export function apiRouter(deps: ApiDeps): Router {
       res.json({ repositories: page.items, next: page.next ?? null });
     }),
   );
-  router.get(
-    '/repositories/*rest',
-    wrap(async (req, res) => {
-      const viewer = await deps.access.viewer(req);
-      const { name, sub } = splitRepositoryPath(req.path.slice('/repositories/'.length));
-      if (sub.length === 0) {
-        res.locals.route = '/api/repositories/:name';
-        res.json(await deps.model.repository(viewer, name));
-      } else if (sub.length === 1 && sub[0] === 'tags') {
-        res.locals.route = '/api/repositories/:name/-/tags';
-        const n = intParam(req.query.n, deps.pageSize, 1000);
-        const page = await deps.model.tags(viewer, name, { n, last: stringParam(req.query.last) });
-        res.json({ name, tags: page.items, next: page.next ?? null });
-      } else if (sub.length === 2 && sub[0] === 'images') {
-        res.locals.route = '/api/repositories/:name/-/images/:reference';
-        const image = await deps.model.image(viewer, name, sub[1]!);
-        res.json({ ...image, pull: `${deps.access.registryHost(req)}/${name}${image.reference.includes(':') ? '@' : ':'}${image.reference}` });
-      } else if (sub.length === 3 && sub[0] === 'layers' && sub[2] === 'files') {
-        res.locals.route = '/api/repositories/:name/-/layers/:digest/files';
-        const offset = intParam(req.query.offset, 0, 1e9);
-        const limit = intParam(req.query.limit, deps.pageSize, 5000);
-        res.json(await deps.model.files(viewer, name, sub[1]!, offset, limit));
-      } else {
-        throw new OciError('UNSUPPORTED', 'no such endpoint', { status: 404 });
-      }
-    }),
-  );
+  // Matched by hand rather than with a route parameter: express would decode it and turn a malformed
+  // escape (%ZZ) into a 500 before we could answer 404.
+  const repositoryRoutes = wrap(async (req, res) => {
+    const viewer = await deps.access.viewer(req);
+    const { name, sub } = splitRepositoryPath(req.path.slice('/repositories/'.length));
+    if (sub.length === 0) {
+      res.locals.route = '/api/repositories/:name';
+      res.json(await deps.model.repository(viewer, name));
+    } else if (sub.length === 1 && sub[0] === 'tags') {
+      res.locals.route = '/api/repositories/:name/-/tags';
+      const n = intParam(req.query.n, deps.pageSize, 1000);
+      const page = await deps.model.tags(viewer, name, { n, last: stringParam(req.query.last) });
+      res.json({ name, tags: page.items, next: page.next ?? null });
+    } else if (sub.length === 2 && sub[0] === 'images') {
+      res.locals.route = '/api/repositories/:name/-/images/:reference';
+      const image = await deps.model.image(viewer, name, sub[1]!);
+      res.json({ ...image, pull: `${deps.access.registryHost(req)}/${name}${image.reference.includes(':') ? '@' : ':'}${image.reference}` });
+    } else if (sub.length === 3 && sub[0] === 'layers' && sub[2] === 'files') {
+      res.locals.route = '/api/repositories/:name/-/layers/:digest/files';
+      const offset = intParam(req.query.offset, 0, 1e9);
+      const limit = intParam(req.query.limit, deps.pageSize, 5000);
+      res.json(await deps.model.files(viewer, name, sub[1]!, offset, limit));
+    } else {
+      throw new OciError('UNSUPPORTED', 'no such endpoint', { status: 404 });
+    }
+  });
+  router.use((req, res, next) => {
+    if ((req.method === 'GET' || req.method === 'HEAD') && req.path.startsWith('/repositories/')) repositoryRoutes(req, res, next);
+    else next();
+  });
   return router;
 }

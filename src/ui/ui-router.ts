@@ -77,34 +77,37 @@ export function uiRouter(deps: UiDeps): Router {
     }),
   );
 
-  router.get(
-    '/repositories/*rest',
-    route('/repositories/:name', async (req, res) => {
-      const { ctx, viewer } = await look(req);
-      const { name, sub } = splitRepositoryPath(req.path.slice('/repositories/'.length));
-      if (sub.length === 0) {
-        const summary = await deps.model.repository(viewer, name);
-        const tags = await deps.model.tags(viewer, name, { n: deps.pageSize, last: stringParam(req.query.last) });
-        send(res, 200, repositoryPage(ctx, summary, tags.items, tags.next));
-      } else if (sub.length === 2 && sub[0] === 'images') {
-        res.locals.route = `${deps.base}/repositories/:name/-/images/:reference`;
-        const view = await deps.model.image(viewer, name, sub[1]!);
-        const previews = new Map<string, FileEntry[]>();
-        for (const l of view.layers) {
-          if (l.state === 'ready' && l.listed) previews.set(l.digest, (await deps.model.files(viewer, name, l.digest, 0, PREVIEW_FILES)).items);
-        }
-        const pull = `${deps.access.registryHost(req)}/${name}${view.reference.includes(':') ? '@' : ':'}${view.reference}`;
-        send(res, 200, imagePage(ctx, view, pull, previews));
-      } else if (sub.length === 3 && sub[0] === 'layers' && sub[2] === 'files') {
-        res.locals.route = `${deps.base}/repositories/:name/-/layers/:digest/files`;
-        const offset = intParam(req.query.offset, 0, 1e9);
-        const page = await deps.model.files(viewer, name, sub[1]!, offset, deps.pageSize);
-        send(res, 200, filesPage(ctx, name, sub[1]!, offset, page.items, page.state === 'ready' ? (page.total ?? 0) : undefined, deps.pageSize, page.reason));
-      } else {
-        send(res, 404, errorPage(ctx, 'Not found', 'There is no such page.'));
+  // Matched by hand rather than with a route parameter: express would decode it and turn a malformed
+  // escape (%ZZ) into a 500 before we could answer 404.
+  const repositoryPages = route('/repositories/:name', async (req, res) => {
+    const { ctx, viewer } = await look(req);
+    const { name, sub } = splitRepositoryPath(req.path.slice('/repositories/'.length));
+    if (sub.length === 0) {
+      const summary = await deps.model.repository(viewer, name);
+      const tags = await deps.model.tags(viewer, name, { n: deps.pageSize, last: stringParam(req.query.last) });
+      send(res, 200, repositoryPage(ctx, summary, tags.items, tags.next));
+    } else if (sub.length === 2 && sub[0] === 'images') {
+      res.locals.route = `${deps.base}/repositories/:name/-/images/:reference`;
+      const view = await deps.model.image(viewer, name, sub[1]!);
+      const previews = new Map<string, FileEntry[]>();
+      for (const l of view.layers) {
+        if (l.state === 'ready' && l.listed) previews.set(l.digest, (await deps.model.files(viewer, name, l.digest, 0, PREVIEW_FILES)).items);
       }
-    }),
-  );
+      const pull = `${deps.access.registryHost(req)}/${name}${view.reference.includes(':') ? '@' : ':'}${view.reference}`;
+      send(res, 200, imagePage(ctx, view, pull, previews));
+    } else if (sub.length === 3 && sub[0] === 'layers' && sub[2] === 'files') {
+      res.locals.route = `${deps.base}/repositories/:name/-/layers/:digest/files`;
+      const offset = intParam(req.query.offset, 0, 1e9);
+      const page = await deps.model.files(viewer, name, sub[1]!, offset, deps.pageSize);
+      send(res, 200, filesPage(ctx, name, sub[1]!, offset, page.items, page.state === 'ready' ? (page.total ?? 0) : undefined, deps.pageSize, page.reason));
+    } else {
+      send(res, 404, errorPage(ctx, 'Not found', 'There is no such page.'));
+    }
+  });
+  router.use((req, res, next) => {
+    if ((req.method === 'GET' || req.method === 'HEAD') && req.path.startsWith('/repositories/')) repositoryPages(req, res, next);
+    else next();
+  });
 
   router.get(
     '/sign-in',

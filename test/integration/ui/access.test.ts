@@ -145,6 +145,10 @@ describe('who sees which repositories', () => {
       expect(files.status).toBe(404);
     }
     expect((await api(`/api/repositories/${REPOS.teamB}/-/images/1`, admin)).status).toBe(200);
+    // Malformed names and escapes are a plain 404 too, never a 500.
+    for (const path of ['/api/repositories/%ZZ', '/ui/repositories/%ZZ/x', '/ui/repositories/a/-/images/%ZZ', '/api/repositories/UPPER/-/tags', '/ui/repositories/']) {
+      expect((await fetch(`${reg.url}${path}`)).status, path).toBe(404);
+    }
   });
 
   it('bad credentials are refused (401), not treated as anonymous', async () => {
