@@ -5,6 +5,7 @@ import type { Clock } from '../oci/types.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { LastUseLog } from './last-use.js';
 import type { LiveBlobs } from './live-blobs.js';
+import { forEachLimited } from './limited.js';
 import { BlobRetention } from './retention.js';
 import { closure, scanStore, type ManifestReferences, type RepoContent, type StoreSnapshot } from './store-graph.js';
 import type { CacheInvalidation, TrashBin } from './trash.js';
@@ -124,10 +125,14 @@ export class CacheEvictor {
       for (const r of snapshot.repos) for (const l of r.links) if (l.origin !== 'cached' || !goingLinks.has(`${r.name}@${l.digest}`)) keptLinks.push(l.digest);
       const rule = await BlobRetention.build({ roots, refs: this.deps.refs, live, generation, notAfter: started, extra: keptLinks });
 
-      for (const u of chosen) {
-        await this.removeUnit(u, rule, snapshot, report);
+      // Images are independent: each one's removal keeps its own crash-safe order, several run at once.
+      // A blob shared by several chosen images goes once the last of them has dropped its records and links.
+      const pending = new Map<Digest, number>();
+      for (const u of chosen) for (const d of u.digests) pending.set(d, (pending.get(d) ?? 0) + 1);
+      await forEachLimited(chosen, 16, async (u) => {
+        await this.removeUnit(u, rule, snapshot, report, pending);
         report.images++;
-      }
+      });
       report.cachedAfter = cached - report.bytes;
       return report;
     } finally {
@@ -135,7 +140,7 @@ export class CacheEvictor {
     }
   }
 
-  private async removeUnit(u: Unit, rule: BlobRetention, snapshot: StoreSnapshot, report: EvictionReport): Promise<void> {
+  private async removeUnit(u: Unit, rule: BlobRetention, snapshot: StoreSnapshot, report: EvictionReport, pending: Map<Digest, number>): Promise<void> {
     const { index, caches, lastUse, blobs, live } = this.deps;
     const repo = u.repo.name;
     const mine = new Set(u.manifests.map((m) => m.digest));
@@ -163,10 +168,12 @@ export class CacheEvictor {
       await index.unlinkBlob(repo, d);
       lastUse.forget(repo, d);
     }
-    // 4. Blobs nothing points at any more.
+    // 4. Blobs nothing points at any more (nor any chosen image still being removed).
     for (const d of u.digests) {
+      const left = (pending.get(d) ?? 1) - 1;
+      pending.set(d, left);
       const stored = snapshot.blobs.get(d);
-      if (!stored || rule.verdict(stored) !== 'unreferenced') continue;
+      if (left > 0 || !stored || rule.verdict(stored) !== 'unreferenced') continue;
       const result = await live.deleteUnlessHeld(d, rule.generation, () =>
         blobs.deleteIfUntouched ? blobs.deleteIfUntouched(d, rule.notAfter) : blobs.delete(d).then(() => 'deleted' as const),
       );

@@ -86,10 +86,10 @@ export async function scanStore(index: MetadataIndex, blobs: BlobStore): Promise
 
 /** Digests a set of manifests keeps alive: the manifests themselves and everything they reference. */
 export async function closure(digests: Iterable<Digest>, refs: ManifestReferences, into = new Set<Digest>()): Promise<Set<Digest>> {
-  for (const d of digests) {
-    if (into.has(d)) continue;
-    into.add(d);
+  const fresh = [...new Set(digests)].filter((d) => !into.has(d));
+  for (const d of fresh) into.add(d);
+  await forEachLimited(fresh, 16, async (d) => {
     for (const r of await refs.of(d)) into.add(r);
-  }
+  });
   return into;
 }
