@@ -45,9 +45,7 @@ export async function restoreCommand(config: Config, dataDir: string, ref: strin
   const lifecycle = await open(config, dataDir, io);
   try {
     if (!lifecycle.trash.enabled) throw new Error('storage.trashDays is 0: deletes are final, nothing is restorable');
-    const layout = new Layout(dataDir);
-    const { blobs } = await createStorage({ ...config.storage, dataDir }, layout, systemClock, io.env);
-    const result = await lifecycle.trash.restore(ref, new FsMetadataIndex(layout), blobs);
+    const result = await lifecycle.restore(ref);
     io.out(`restored ${result.entry.repo}@${result.entry.digest}${result.tags.length ? ` with tag(s) ${result.tags.join(', ')}` : ''}`);
     if (result.skipped.length) io.out(`left alone (pushed again since): ${result.skipped.join(', ')}`);
   } finally {

@@ -124,6 +124,11 @@ export class Lifecycle {
     if (restored + links > 0) this.deps.logger.warn({ restored, links }, 'lifecycle: finished what an interrupted sweep left');
   }
 
+  /** Puts a deleted tag or manifest back (`repo:tag` or `repo@digest`) while it is in the trash window. */
+  restore(ref: string): ReturnType<TrashBin['restore']> {
+    return this.trash.restore(ref, this.deps.index, this.deps.blobs, this.deps.caches);
+  }
+
   requestEviction(): void {
     if (this.evictionPending || this.closed) return;
     this.evictionPending = true;
