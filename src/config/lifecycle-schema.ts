@@ -32,7 +32,7 @@ export const gcSchema = z
       .nonnegative()
       .default(3600)
       .describe('Unreferenced blobs younger than this survive (pushed blobs wait for their manifest)'),
-    deletesPerSecond: z.coerce.number().nonnegative().default(0).describe('Pace of blob deletions during a sweep, to spare the disk; 0 = as fast as it goes'),
+    deletesPerSecond: z.coerce.number().nonnegative().default(0).describe('Pace of blob deletions by GC and eviction, to spare a busy disk; 0 = as fast as it goes'),
   })
   .strict();
 

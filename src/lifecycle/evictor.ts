@@ -5,7 +5,7 @@ import type { Clock } from '../oci/types.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { LastUseLog } from './last-use.js';
 import type { LiveBlobs } from './live-blobs.js';
-import { forEachLimited } from './limited.js';
+import { forEachLimited, pacer } from './limited.js';
 import { BlobRetention } from './retention.js';
 import { closure, scanStore, type ManifestReferences, type RepoContent, type StoreSnapshot } from './store-graph.js';
 import type { CacheInvalidation, TrashBin } from './trash.js';
@@ -27,6 +27,8 @@ export interface EvictionSettings {
   highWatermark: number;
   lowWatermark: number;
   maxIdleMs?: number;
+  /** Pace of blob deletions (storage.gc.deletesPerSecond); 0: as fast as it goes. */
+  deletesPerSecond?: number;
 }
 
 export interface EvictionReport {
@@ -129,8 +131,9 @@ export class CacheEvictor {
       // A blob shared by several chosen images goes once the last of them has dropped its records and links.
       const pending = new Map<Digest, number>();
       for (const u of chosen) for (const d of u.digests) pending.set(d, (pending.get(d) ?? 0) + 1);
+      const pace = pacer(this.settings.deletesPerSecond ?? 0);
       await forEachLimited(chosen, 16, async (u) => {
-        await this.removeUnit(u, rule, snapshot, report, pending);
+        await this.removeUnit(u, rule, snapshot, report, pending, pace);
         report.images++;
       });
       report.cachedAfter = cached - report.bytes;
@@ -140,7 +143,7 @@ export class CacheEvictor {
     }
   }
 
-  private async removeUnit(u: Unit, rule: BlobRetention, snapshot: StoreSnapshot, report: EvictionReport, pending: Map<Digest, number>): Promise<void> {
+  private async removeUnit(u: Unit, rule: BlobRetention, snapshot: StoreSnapshot, report: EvictionReport, pending: Map<Digest, number>, pace: () => Promise<void>): Promise<void> {
     const { index, caches, lastUse, blobs, live } = this.deps;
     const repo = u.repo.name;
     const mine = new Set(u.manifests.map((m) => m.digest));
@@ -174,6 +177,7 @@ export class CacheEvictor {
       pending.set(d, left);
       const stored = snapshot.blobs.get(d);
       if (left > 0 || !stored || rule.verdict(stored) !== 'unreferenced') continue;
+      await pace();
       const result = await live.deleteUnlessHeld(d, rule.generation, () =>
         blobs.deleteIfUntouched ? blobs.deleteIfUntouched(d, rule.notAfter) : blobs.delete(d).then(() => 'deleted' as const),
       );

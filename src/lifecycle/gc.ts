@@ -6,7 +6,7 @@ import type { Digest } from '../oci/digest.js';
 import type { Clock } from '../oci/types.js';
 import { writeFileAtomic } from '../storage/atomic-file.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import { forEachLimited } from './limited.js';
+import { forEachLimited, pacer } from './limited.js';
 import type { LiveBlobs } from './live-blobs.js';
 import { BlobRetention } from './retention.js';
 import { scanStore, type ManifestReferences } from './store-graph.js';
@@ -161,16 +161,4 @@ export class GarbageCollector {
     });
     return removed;
   }
-}
-
-/** Spaces calls `1/rate` seconds apart (shared by parallel workers); rate 0: no pause. */
-function pacer(rate: number): () => Promise<void> {
-  if (rate <= 0) return async () => undefined;
-  const start = performance.now();
-  let issued = 0;
-  return async () => {
-    const due = start + (issued++ * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-  };
 }

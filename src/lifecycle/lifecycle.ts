@@ -75,7 +75,7 @@ export class Lifecycle {
     const c = config.cache;
     this.evictor = new CacheEvictor(
       { ...common, lastUse: this.lastUse, caches: deps.caches },
-      { maxBytes: c.maxBytes, highWatermark: c.highWatermark, lowWatermark: c.lowWatermark, maxIdleMs: c.maxIdleDays === undefined ? undefined : c.maxIdleDays * 86_400_000 },
+      { maxBytes: c.maxBytes, highWatermark: c.highWatermark, lowWatermark: c.lowWatermark, maxIdleMs: c.maxIdleDays === undefined ? undefined : c.maxIdleDays * 86_400_000, deletesPerSecond: config.storage.gc.deletesPerSecond },
     );
     if (c.maxBytes !== undefined) deps.metrics?.cacheMaxBytes.set(c.maxBytes);
     // Last use matters only to eviction: without a cap or idle limit nothing is recorded (the bench's "off").

@@ -6,3 +6,15 @@ export async function forEachLimited<T>(items: Iterable<T>, parallel: number, wo
   };
   await Promise.all(Array.from({ length: parallel }, worker));
 }
+
+/** Spaces calls `1/rate` seconds apart (shared by parallel workers); rate 0: no pause. */
+export function pacer(rate: number): () => Promise<void> {
+  if (rate <= 0) return async () => undefined;
+  const start = performance.now();
+  let issued = 0;
+  return async () => {
+    const due = start + (issued++ * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  };
+}

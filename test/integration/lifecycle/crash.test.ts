@@ -108,7 +108,7 @@ describe('SIGKILL in the middle of GC and of eviction, then restart on the same 
     const root = await tmpDir('evict-crash-');
     dirs.push(root);
     const dataDir = join(root, 'data');
-    const IMAGES = 100;
+    const IMAGES = 60;
     const images: PreparedImage[] = [];
     for (let i = 0; i < IMAGES; i++) images.push(hubImage(hub, `lib/c${i}`, 'v1', [512 + i]));
     const filler = await startMirror(hub.url, {}, { dataDir, keepData: true }, { storage: { gc: { intervalSeconds: 0 } } });
@@ -121,7 +121,7 @@ describe('SIGKILL in the middle of GC and of eviction, then restart on the same 
     const child = await startChild(dataDir, {
       upstreams: [{ name: 'hub', url: hub.url, prefix: 'docker.io/', default: true, dockerHub: true }],
       cache: { maxBytes: '16KiB', evictionIntervalSeconds: 0.1 },
-      storage: { gc: { intervalSeconds: 0 } },
+      storage: { gc: { intervalSeconds: 0, deletesPerSecond: 100 } },
     });
     const before = await countFiles(tagsDir);
     await killMidway(child, () => countFiles(tagsDir), before, IMAGES * 0.2);
