@@ -27,6 +27,10 @@ import { stopChild } from '../test/helpers/run-tool.js';
 const ROOT = new URL('..', import.meta.url).pathname;
 const SIZES = (process.env.BENCH_CATALOG_SIZES ?? '5000,50000').split(',').map(Number);
 const TAGS = Number(process.env.BENCH_CATALOG_TAGS ?? 5000);
+/** Walks per figure (the peer's 50,000-repository walk takes minutes: BENCH_WALK_ROUNDS=1 there). */
+const WALKS = Number(process.env.BENCH_WALK_ROUNDS ?? 3);
+/** "oursDir:peerDir" of an earlier fill of the same size, kept instead of filling again. */
+const REUSE = process.env.BENCH_CATALOG_DIRS?.split(':');
 const MT = 'application/vnd.oci.image.manifest.v1+json';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
@@ -164,14 +168,14 @@ async function measure(label: string, start: () => Promise<Server>, expectRepos:
   try {
     const out: Record<string, number> = {};
     out.first = (await timed(`${s.url}/v2/_catalog?n=100`)).ms;
-    // Warm-up (not timed) on both servers alike: one walk of each listing, so JIT and caches are settled.
-    await walk(s.url, '/v2/_catalog?n=1000');
+    // Warm-up (not timed) on both servers alike: a few catalog pages and one walk of the tags.
+    for (let i = 0; i < 3; i++) await timed(`${s.url}/v2/_catalog?n=1000`);
     await walk(s.url, '/v2/bench/tags/tags/list?n=1000');
     const warm: number[] = [];
     for (let i = 0; i < 5; i++) warm.push((await timed(`${s.url}/v2/_catalog?n=100`)).ms);
     out.warm = median(warm);
     const walks: number[] = [];
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < WALKS; i++) {
       const w = await walk(s.url, '/v2/_catalog?n=1000');
       if (w.count !== expectRepos) throw new Error(`${label}: walk listed ${w.count} repositories, expected ${expectRepos}`);
       walks.push(w.ms);
@@ -187,6 +191,7 @@ async function measure(label: string, start: () => Promise<Server>, expectRepos:
       tagWalks.push(w.ms);
     }
     out.tagWalk = median(tagWalks);
+    console.log(`  ${label}: ${JSON.stringify(Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Math.round(v * 10) / 10])))} (ms)`);
     return out;
   } finally {
     await s.close();
@@ -199,28 +204,30 @@ async function main(): Promise<void> {
   for (const n of SIZES) {
     const repos = Array.from({ length: n }, (_, i) => `bench/r${String(i).padStart(6, '0')}`);
     repos.push('bench/tags');
-    const oursDir = await tmpDir('bench-cat-ours-');
-    const peerDir = await tmpDir('bench-cat-peer-');
+    const oursDir = REUSE?.[0] ?? (await tmpDir('bench-cat-ours-'));
+    const peerDir = REUSE?.[1] ?? (await tmpDir('bench-cat-peer-'));
     try {
-      let t0 = performance.now();
-      fillOurs(oursDir, repos, img);
-      const fillOursMs = performance.now() - t0;
-      t0 = performance.now();
-      fillPeer(peerDir, repos, img);
-      console.log(`\n${n} repositories (+ bench/tags): filled ours in ${fmt(fillOursMs)}, peer in ${fmt(performance.now() - t0)}`);
+      if (!REUSE) {
+        let t0 = performance.now();
+        fillOurs(oursDir, repos, img);
+        const fillOursMs = performance.now() - t0;
+        t0 = performance.now();
+        fillPeer(peerDir, repos, img);
+        console.log(`\n${n} repositories (+ bench/tags): filled ours in ${fmt(fillOursMs)}, peer in ${fmt(performance.now() - t0)}`);
 
-      // Ours without a catalog log yet: the first request rebuilds it from the tree (an upgrade).
-      const fresh = await startOursOn(oursDir);
-      const rebuilt = await timed(`${fresh.url}/v2/_catalog?n=100`);
-      await fresh.close();
-      console.log(`  ours first page, log rebuilt from the tree (once, after an upgrade): ${fmt(rebuilt.ms)}`);
+        // Ours without a catalog log yet: the first request rebuilds it from the tree (an upgrade).
+        const fresh = await startOursOn(oursDir);
+        const rebuilt = await timed(`${fresh.url}/v2/_catalog?n=100`);
+        await fresh.close();
+        console.log(`  ours first page, log rebuilt from the tree (once, after an upgrade): ${fmt(rebuilt.ms)}`);
+      } else console.log(`\n${n} repositories (+ bench/tags), reusing ${REUSE.join(' and ')}`);
 
       const ours = await measure('ours', () => startOursOn(oursDir), repos.length);
       const peer = await measure('peer', () => startPeerOn(peerDir), repos.length);
       const rows: Array<[string, keyof typeof ours]> = [
         ['GET /v2/_catalog?n=100, first request of a fresh process', 'first'],
         ['GET /v2/_catalog?n=100, warm (median of 5)', 'warm'],
-        ['whole catalog in pages of 1,000 (median of 3)', 'walk'],
+        [`whole catalog in pages of 1,000 (median of ${WALKS})`, 'walk'],
         [`tags/list?n=100 of a ${TAGS}-tag repository (median of 5)`, 'tagPage'],
         [`all ${TAGS} tags in pages of 1,000 (median of 3)`, 'tagWalk'],
       ];
@@ -229,8 +236,10 @@ async function main(): Promise<void> {
         console.log(`  ${title.padEnd(62)} ${fmt(ours[key]!).padStart(10)} ${fmt(peer[key]!).padStart(10)}  ${(ours[key]! / peer[key]!).toFixed(2)}`);
       }
     } finally {
-      rmSync(oursDir, { recursive: true, force: true });
-      rmSync(peerDir, { recursive: true, force: true });
+      if (!REUSE) {
+        rmSync(oursDir, { recursive: true, force: true });
+        rmSync(peerDir, { recursive: true, force: true });
+      }
     }
   }
 }
