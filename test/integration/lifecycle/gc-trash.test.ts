@@ -65,6 +65,10 @@ describe('trash: delete, restore, and GC after the window (injected clock)', () 
     clock.advance(29 * 86_400_000);
     expect((await reg.registry.lifecycle.runGc())!.reclaimed.map((b) => b.digest)).not.toContain(image.manifestDigest);
     const bytesBefore = await metricValue(reg.registry.metrics.gcReclaimedBytes);
+    // An upload session a client abandoned: reclaimed by the same run once older than storage.uploadExpirySeconds.
+    const upload = await fetch(`${reg.url}/v2/team/old/blobs/uploads/`, { method: 'POST' });
+    expect(upload.status).toBe(202);
+    const uploadUrl = new URL(upload.headers.get('location')!, reg.url).toString();
     clock.advance(2 * 86_400_000);
     const dry = await admin(['--data-dir', reg.dataDir, 'gc', '--dry-run'], () => clock.now());
     expect(dry.code, dry.err).toBe(0);
@@ -75,6 +79,8 @@ describe('trash: delete, restore, and GC after the window (injected clock)', () 
     expect(gc.reclaimed.map((b) => b.digest).sort()).toEqual(expect.arrayContaining(gone));
     for (const d of gone) expect(existsSync(blobPath(reg.dataDir, d))).toBe(false);
     expect(gc.links).toBe(image.blobs.length); // the repository's links went with their blobs
+    expect(gc.uploads).toBe(1);
+    expect((await fetch(uploadUrl)).status).toBe(404);
     expect(await metricValue(reg.registry.metrics.gcReclaimedBytes)).toBeGreaterThanOrEqual(bytesBefore + 4096 + 8192);
     expect((await admin(['--data-dir', reg.dataDir, 'restore', `team/old@${image.manifestDigest}`], () => clock.now())).code).toBe(1);
     // The other image, restored earlier, still pulls.
