@@ -8,7 +8,7 @@ import { analyzeLayer } from './layer-analyzer.js';
 
 /** A prom-client counter, structurally: readmodel/ needs no metrics import. */
 export interface ResultCounter {
-  inc(labels: { result: string }): void;
+  inc(labels: { result: string }, value?: number): void;
 }
 
 export type LayerState = { state: 'ready'; facts: LayerFacts } | { state: 'pending' } | { state: 'missing' } | { state: 'failed'; reason: string };

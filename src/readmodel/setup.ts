@@ -33,6 +33,9 @@ export interface ReadModelParts {
 
 /** The read model and what feeds it: facts stored under <dataDir>/facts, background layer listing, batched download counts. */
 export function createReadModel(s: ReadModelSetup): ReadModelParts {
+  // Every label value exists from the start: the series set does not change while the registry runs.
+  for (const result of ['listed', 'unlisted', 'failed']) s.metrics?.uiLayerAnalyses.inc({ result }, 0);
+  for (const result of ['success', 'failure']) s.metrics?.uiDownloadFlushes.inc({ result }, 0);
   const facts = new FsImageFactsStore(join(s.dataDir, 'facts'), s.tmpDir);
   const layers = new LayerFactsService(s.blobs, facts, s.clock, s.logger, s.ui.analysisConcurrency, s.metrics?.uiLayerAnalyses);
   const downloads = new DownloadCounter(facts, s.logger, s.ui.downloadFlushSeconds * 1000, s.metrics?.uiDownloadFlushes);
