@@ -19,6 +19,7 @@ import { startStoreMaintenance } from './lifecycle/store-maintenance.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
 import { createMirror } from './proxy/create-mirror.js';
 import { createWeb } from './ui/mount.js';
+import type { ClusterMetrics } from './cluster/cluster-metrics.js';
 import type { Coordinator } from './coordination/coordinator.js';
 import { createScaleOut } from './coordination/setup.js';
 import { HostedResolver } from './registry/hosted-resolver.js';
@@ -36,6 +37,8 @@ export interface RegistryOverrides {
   authorizer?: Authorizer;
   /** A cluster worker's coordinator (the primary over IPC), from main.ts; in-process when absent. */
   coordinator?: Coordinator;
+  /** A cluster worker's link to the other workers' metrics, from main.ts: /metrics then shows the whole cluster. */
+  clusterMetrics?: ClusterMetrics;
 }
 
 export interface Registry {
@@ -68,7 +71,7 @@ export async function createRegistry(config: Config, overrides: RegistryOverride
   const index: MetadataIndex = scaleOut.index;
   const cache = new ManifestCache(config.cache.manifestCacheEntries, { staleBoundMs: config.coordination.staleBoundMs, coordinator: scaleOut.coordinator });
   // Eviction, GC, trash (issue 11): decides what goes; started below once everything is built.
-  const lifecycle = new Lifecycle({ config, dataDir: layout.root, tmpDir: layout.tmpDir, index, blobs, uploads, clock, logger, metrics, caches: cache });
+  const lifecycle = new Lifecycle({ config, dataDir: layout.root, tmpDir: layout.tmpDir, index, blobs, uploads, clock, logger, metrics, caches: cache, coordinator: scaleOut.coordinator });
   const hosted: HostedContext = {
     blobs,
     uploads,
@@ -112,7 +115,7 @@ export async function createRegistry(config: Config, overrides: RegistryOverride
   await lifecycle.start();
   const maintenance = await startStoreMaintenance({ settings: config.storage, layout, blobs, integrity, logger, metrics });
 
-  const observability = createObservability({ config, logger, promRegistry, metrics, layout, uploads, clock });
+  const observability = createObservability({ config, logger, promRegistry, metrics, layout, uploads, clock, cluster: overrides.clusterMetrics });
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);

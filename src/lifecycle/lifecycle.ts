@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import type { Coordinator, Lease } from '../coordination/coordinator.js';
 import type { MetadataIndex } from '../metadata/metadata-index.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Digest } from '../oci/digest.js';
@@ -28,6 +29,35 @@ export interface LifecycleDeps {
   caches?: CacheInvalidation;
   /** Run the scheduled GC and eviction here (when this process also wins the leader lock). Default true. */
   schedule?: boolean;
+  /** When shared (workers over IPC, replicas over Redis), leadership is a lease from it instead of the pid file. */
+  coordinator?: Coordinator;
+}
+
+/** Who runs the scheduled work: a pid lock file on one host, or a coordinator lease across processes and hosts. */
+interface Leadership {
+  readonly isHeld: boolean;
+  tryAcquire(): Promise<boolean>;
+  release(): Promise<void>;
+}
+
+class LeaseLeadership implements Leadership {
+  private lease: Lease | undefined;
+  constructor(
+    private readonly coordinator: Coordinator,
+    private readonly ttlMs: number,
+  ) {}
+  get isHeld(): boolean {
+    return this.lease !== undefined && !this.lease.lost.aborted;
+  }
+  async tryAcquire(): Promise<boolean> {
+    if (this.isHeld) return true;
+    this.lease = await this.coordinator.tryLock('lifecycle:leader', this.ttlMs);
+    return this.lease !== undefined;
+  }
+  async release(): Promise<void> {
+    await this.lease?.release();
+    this.lease = undefined;
+  }
 }
 
 /** What the mirror reports to the lifecycle; every call returns at once (no disk on the request path). */
@@ -50,7 +80,7 @@ export class Lifecycle {
   readonly gc: GarbageCollector;
   readonly evictor: CacheEvictor;
   readonly activity: CacheActivity;
-  private readonly leader: PidLock;
+  private readonly leader: Leadership;
   private readonly runLock: PidLock;
   private readonly timers: NodeJS.Timeout[] = [];
   private queue: Promise<unknown> = Promise.resolve();
@@ -65,7 +95,9 @@ export class Lifecycle {
     const refs = new ManifestReferences(deps.blobs);
     this.lastUse = new LastUseLog(join(stateDir, 'last-use'), deps.tmpDir, clock, logger);
     this.trash = new TrashBin(join(deps.dataDir, 'trash'), deps.tmpDir, config.storage.trashDays, clock);
-    this.leader = new PidLock(join(stateDir, 'leader.lock'));
+    this.leader = deps.coordinator?.shared
+      ? new LeaseLeadership(deps.coordinator, config.coordination.leaseSeconds * 1000)
+      : new PidLock(join(stateDir, 'leader.lock'));
     this.runLock = new PidLock(join(stateDir, 'run.lock'));
     const common = { index: deps.index, blobs: deps.blobs, live: this.live, refs, trash: this.trash, clock, logger };
     this.gc = new GarbageCollector(
