@@ -54,7 +54,8 @@ export class ContentIntegrity {
   private readonly listeners: Array<(d: Digest) => void> = [];
 
   constructor(private readonly deps: IntegrityDeps) {
-    this.verified = new LRUCache({ max: deps.rememberVerified ?? 1_000_000 });
+    // maxSize rather than max: lru-cache preallocates `max` slots at construction (MBs of idle RSS, a start-up stall).
+    this.verified = new LRUCache({ maxSize: deps.rememberVerified ?? 1_000_000, sizeCalculation: () => 1 });
   }
 
   /** Whether `d` was hashed and found intact at or after `since` (ms) in this process. */

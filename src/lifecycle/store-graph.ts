@@ -25,7 +25,8 @@ export interface StoreSnapshot {
  * does not keep its subject alive). Content-addressed, so results are kept across sweeps.
  */
 export class ManifestReferences {
-  private readonly known = new LRUCache<Digest, readonly Digest[]>({ max: 200_000 });
+  // maxSize rather than max: lru-cache preallocates `max` slots at construction.
+  private readonly known = new LRUCache<Digest, readonly Digest[]>({ maxSize: 200_000, sizeCalculation: () => 1 });
 
   constructor(private readonly blobs: BlobStore) {}
 
