@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { createRegistry } from './app.js';
 import { ConfigError, loadConfig } from './config/load.js';
+import { WorkerClusterMetrics } from './cluster/cluster-metrics.js';
 import { runPrimary, workerCount } from './cluster/primary.js';
 import { IpcCoordinator } from './coordination/ipc-coordinator.js';
 import { createLogger } from './log.js';
@@ -27,7 +28,8 @@ async function main(): Promise<void> {
     return;
   }
   const coordinator = cluster.isWorker ? new IpcCoordinator(process) : undefined;
-  const registry = await createRegistry(config, { env: process.env, coordinator });
+  const clusterMetrics = cluster.isWorker ? new WorkerClusterMetrics(process) : undefined;
+  const registry = await createRegistry(config, { env: process.env, coordinator, clusterMetrics });
   const { logger } = registry;
 
   const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, registry.app);

@@ -1,6 +1,7 @@
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { collectDefaultMetrics, type Registry as PromRegistry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, type Registry as PromRegistry } from 'prom-client';
+import type { ClusterMetrics } from './cluster/cluster-metrics.js';
 import type { Config } from './config/schema.js';
 import { pingRedis } from './health/redis-ping.js';
 import { readinessHandler, type ReadinessChecks } from './http/health-handlers.js';
@@ -20,6 +21,8 @@ export interface ObservabilityDeps {
   layout: Layout;
   uploads: { readonly inProgress: number };
   clock: Clock;
+  /** In a cluster worker: the other workers' metrics, so a scrape answers for the whole cluster. */
+  cluster?: ClusterMetrics;
 }
 
 export interface Observability {
@@ -65,6 +68,11 @@ export function createObservability(deps: ObservabilityDeps): Observability {
   }
 
   const scanner = new StoreUsageScanner(deps.layout, deps.clock);
+  // Gauges of this process only, refreshed before its registry is read (its own scrape or another worker's).
+  const refreshLocal = () => {
+    metrics.uploadsInProgress.set(deps.uploads.inProgress);
+    metrics.storeFilesystemMinFree.set(floor);
+  };
   const render = async () => {
     try {
       const usage = await scanner.snapshot(settings.storeScanIntervalSeconds * 1000);
@@ -80,10 +88,18 @@ export function createObservability(deps: ObservabilityDeps): Observability {
       // Keep serving the other metrics; the store gauges keep their last values.
       logger.warn({ err }, 'store usage scan failed');
     }
-    metrics.uploadsInProgress.set(deps.uploads.inProgress);
-    metrics.storeFilesystemMinFree.set(floor);
-    return { contentType: promRegistry.contentType, body: await promRegistry.metrics() };
+    refreshLocal();
+    const cluster = deps.cluster;
+    if (!cluster) return { contentType: promRegistry.contentType, body: await promRegistry.metrics() };
+    // Workers: this registry first, so gauges aggregated as 'first' (the store scan) are this scrape's own.
+    const [own, peers] = await Promise.all([promRegistry.getMetricsAsJSON(), cluster.peers()]);
+    const merged = AggregatorRegistry.aggregate([own, ...peers]);
+    return { contentType: promRegistry.contentType, body: await merged.metrics() };
   };
+  deps.cluster?.serve(async () => {
+    refreshLocal();
+    return promRegistry.getMetricsAsJSON();
+  });
   const endpoint = metricsEndpoint({ render, route: settings.path, bearerToken: settings.bearerToken });
 
   let metricsApp: Express | undefined;

@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { CoordinationBroker } from '../coordination/ipc-coordinator.js';
+import { MetricsBroker } from './cluster-metrics.js';
 
 /** `server.workers`: 0 means one per core. */
 export function workerCount(configured: number): number {
@@ -10,20 +11,26 @@ export function workerCount(configured: number): number {
 
 /**
  * The cluster primary: forks the workers that serve the port (node:cluster hands them connections), is
- * their coordination broker, restarts a worker that dies, and on SIGTERM/SIGINT passes the signal on and
+ * their coordination broker and metrics relay, restarts a worker that dies, and on SIGTERM/SIGINT passes the signal on and
  * exits once every worker has drained. It runs no registry code itself.
  */
 export function runPrimary(workers: number, logger: Logger, exit: (code: number) => void): { stop(signal: NodeJS.Signals): void } {
   const broker = new CoordinationBroker();
+  const metrics = new MetricsBroker();
   let stopping = false;
   const fork = (): Worker => {
     const worker = cluster.fork();
     broker.add(worker);
-    worker.on('message', (m: unknown) => broker.handle(worker, m));
+    metrics.add(worker);
+    worker.on('message', (m: unknown) => {
+      broker.handle(worker, m);
+      metrics.handle(worker, m);
+    });
     return worker;
   };
   cluster.on('exit', (worker, code, signal) => {
     broker.remove(worker.id);
+    metrics.remove(worker.id);
     if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) {
         logger.info('all workers stopped');

@@ -3,6 +3,9 @@ import { Counter, Gauge, Histogram, type Registry as PromRegistry } from 'prom-c
 /**
  * Every metric the registry exports, created on one prom-client Registry (built in app.ts, so two
  * registries can live in one process). Labels are bounded: route patterns, never repository names.
+ * With server.workers > 1 a scrape aggregates every worker's registry (src/cluster/cluster-metrics.ts):
+ * counters, histograms and per-process gauges are summed (prom-client's default); gauges describing the
+ * shared store say 'first' (the answering worker's own scan), those only the lifecycle leader sets 'max'.
  */
 export function createMetrics(registry: PromRegistry) {
   const registers = [registry];
@@ -27,17 +30,17 @@ export function createMetrics(registry: PromRegistry) {
     cacheEvictions: new Counter({ name: 'registry_cache_evictions_total', help: 'Cached blobs evicted', labelNames: ['upstream'] as const, registers }),
     cacheEvictedBytes: new Counter({ name: 'registry_cache_evicted_bytes_total', help: 'Bytes of cached blobs evicted', labelNames: ['upstream'] as const, registers }),
     cacheEvictionRuns: new Counter({ name: 'registry_cache_eviction_runs_total', help: 'Eviction passes that removed something, by result', labelNames: ['result'] as const, registers }),
-    cacheEvictionLastDuration: new Gauge({ name: 'registry_cache_eviction_last_duration_seconds', help: 'Duration of the last eviction pass', registers }),
-    cacheBytes: new Gauge({ name: 'registry_cache_bytes', help: 'Bytes of cached-only (mirrored, not hosted) content at the last eviction check', registers }),
-    cacheMaxBytes: new Gauge({ name: 'registry_cache_max_bytes', help: 'The cache cap (cache.maxBytes); absent when unset', registers }),
-    cacheHostedOverCap: new Gauge({ name: 'registry_cache_hosted_over_cap', help: '1 when hosted content alone exceeds cache.maxBytes (hosted content is never evicted)', registers }),
+    cacheEvictionLastDuration: new Gauge({ name: 'registry_cache_eviction_last_duration_seconds', help: 'Duration of the last eviction pass', aggregator: 'max', registers }),
+    cacheBytes: new Gauge({ name: 'registry_cache_bytes', help: 'Bytes of cached-only (mirrored, not hosted) content at the last eviction check', aggregator: 'max', registers }),
+    cacheMaxBytes: new Gauge({ name: 'registry_cache_max_bytes', help: 'The cache cap (cache.maxBytes); absent when unset', aggregator: 'max', registers }),
+    cacheHostedOverCap: new Gauge({ name: 'registry_cache_hosted_over_cap', help: '1 when hosted content alone exceeds cache.maxBytes (hosted content is never evicted)', aggregator: 'max', registers }),
 
     // Garbage collection and trash (issue 11)
     gcRuns: new Counter({ name: 'registry_gc_runs_total', help: 'Garbage collection runs, by result', labelNames: ['result'] as const, registers }),
     gcReclaimedBlobs: new Counter({ name: 'registry_gc_reclaimed_blobs_total', help: 'Blobs reclaimed by garbage collection', registers }),
     gcReclaimedBytes: new Counter({ name: 'registry_gc_reclaimed_bytes_total', help: 'Bytes reclaimed by garbage collection', registers }),
-    gcLastDuration: new Gauge({ name: 'registry_gc_last_duration_seconds', help: 'Duration of the last garbage collection run', registers }),
-    gcLastSuccess: new Gauge({ name: 'registry_gc_last_success_timestamp_seconds', help: 'When the last garbage collection run finished without error', registers }),
+    gcLastDuration: new Gauge({ name: 'registry_gc_last_duration_seconds', help: 'Duration of the last garbage collection run', aggregator: 'max', registers }),
+    gcLastSuccess: new Gauge({ name: 'registry_gc_last_success_timestamp_seconds', help: 'When the last garbage collection run finished without error', aggregator: 'max', registers }),
 
     // Upstream
     upstreamRequests: new Counter({ name: 'registry_upstream_requests_total', help: 'Requests sent to upstreams, by status (or "error")', labelNames: ['upstream', 'status'] as const, registers }),
@@ -53,17 +56,17 @@ export function createMetrics(registry: PromRegistry) {
     upstreamDigestMismatches: new Counter({ name: 'registry_upstream_digest_mismatches_total', help: 'Upstream content whose digest did not match (nothing cached)', labelNames: ['upstream'] as const, registers }),
     upstreamFetchFailures: new Counter({ name: 'registry_upstream_fetch_failures_total', help: 'Upstream blob fetches that failed mid-way (nothing cached)', labelNames: ['upstream', 'reason'] as const, registers }),
     upstreamRateLimited: new Counter({ name: 'registry_upstream_rate_limited_total', help: 'Upstream answers of 429 Too Many Requests', labelNames: ['upstream'] as const, registers }),
-    upstreamRateLimitRemaining: new Gauge({ name: 'registry_upstream_ratelimit_remaining', help: "Last seen upstream ratelimit-remaining (Docker Hub's pull allowance)", labelNames: ['upstream'] as const, registers }),
+    upstreamRateLimitRemaining: new Gauge({ name: 'registry_upstream_ratelimit_remaining', help: "Last seen upstream ratelimit-remaining (Docker Hub's pull allowance)", labelNames: ['upstream'] as const, aggregator: 'min', registers }),
 
     // Store
     uploadsInProgress: new Gauge({ name: 'registry_uploads_in_progress', help: 'Blob upload sessions open', registers }),
     uploadFailures: new Counter({ name: 'registry_upload_failures_total', help: 'Failed blob uploads by reason (error code)', labelNames: ['reason'] as const, registers }),
     // Set at scrape time from a scan of the data folder (reused for metrics.storeScanIntervalSeconds).
-    storeBlobs: new Gauge({ name: 'registry_store_blobs', help: 'Blobs in the store (manifests included) by origin: hosted, cached (mirrored only), unreferenced', labelNames: ['origin'] as const, registers }),
-    storeBytes: new Gauge({ name: 'registry_store_bytes', help: 'Bytes of blobs in the store by origin: hosted, cached (mirrored only), unreferenced', labelNames: ['origin'] as const, registers }),
-    storeFilesystemAvailable: new Gauge({ name: 'registry_store_filesystem_avail_bytes', help: 'Bytes available to the registry on the filesystem of the data folder', registers }),
-    storeFilesystemSize: new Gauge({ name: 'registry_store_filesystem_size_bytes', help: 'Size in bytes of the filesystem of the data folder', registers }),
-    storeFilesystemMinFree: new Gauge({ name: 'registry_store_filesystem_min_free_bytes', help: 'Free-space floor (storage.minFreeBytes): /readyz reports the store not ready below it', registers }),
+    storeBlobs: new Gauge({ name: 'registry_store_blobs', help: 'Blobs in the store (manifests included) by origin: hosted, cached (mirrored only), unreferenced', labelNames: ['origin'] as const, aggregator: 'first', registers }),
+    storeBytes: new Gauge({ name: 'registry_store_bytes', help: 'Bytes of blobs in the store by origin: hosted, cached (mirrored only), unreferenced', labelNames: ['origin'] as const, aggregator: 'first', registers }),
+    storeFilesystemAvailable: new Gauge({ name: 'registry_store_filesystem_avail_bytes', help: 'Bytes available to the registry on the filesystem of the data folder', aggregator: 'first', registers }),
+    storeFilesystemSize: new Gauge({ name: 'registry_store_filesystem_size_bytes', help: 'Size in bytes of the filesystem of the data folder', aggregator: 'first', registers }),
+    storeFilesystemMinFree: new Gauge({ name: 'registry_store_filesystem_min_free_bytes', help: 'Free-space floor (storage.minFreeBytes): /readyz reports the store not ready below it', aggregator: 'first', registers }),
     storeFullErrors: new Counter({ name: 'registry_store_full_errors_total', help: 'Writes that failed because the data filesystem was full (ENOSPC/EDQUOT), answered 507', registers }),
     storeCorrupt: new Counter({ name: 'registry_store_corrupt_total', help: 'Stored content found corrupt and quarantined, by kind: blob, manifest, record', labelNames: ['kind'] as const, registers }),
     storeBlobsVerified: new Counter({ name: 'registry_store_blobs_verified_total', help: 'Blobs whose stored bytes were hashed and matched their digest, by path: read (inline on GET), scrub', labelNames: ['path'] as const, registers }),
