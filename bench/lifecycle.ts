@@ -10,7 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +21,7 @@ import { FsMetadataIndex } from '../src/metadata/fs-metadata-index.js';
 import { systemClock } from '../src/oci/types.js';
 import { FsBlobStore } from '../src/storage/fs-blob-store.js';
 import { Layout } from '../src/storage/layout.js';
-import { freePort } from '../test/helpers/distribution.js';
+import { DISTRIBUTION_BIN, freePort } from '../test/helpers/distribution.js';
 import { FakeHub } from '../test/helpers/fake-hub.js';
 import { makeImage, pushPreparedImage } from '../test/helpers/push-image.js';
 import { OCI_MANIFEST, sha256 } from '../test/helpers/push.js';
@@ -132,6 +132,60 @@ async function gcPhase(): Promise<void> {
   await rm(root, { recursive: true, force: true });
 }
 
+/**
+ * The peer's figure for the same store: Distribution 2.8's `garbage-collect` (offline: the registry must be stopped
+ * or read-only) over 10,000 manifests and 100,000 blobs written in its own layout (docker/registry/v2/…).
+ */
+async function peerGcPhase(): Promise<void> {
+  const root = await tmpDir('bench-peer-gc-');
+  const manifests = env('BENCH_GC_MANIFESTS', 10_000);
+  const garbage = env('BENCH_GC_GARBAGE', 50_000);
+  const v2 = join(root, 'data', 'docker', 'registry', 'v2');
+  const w = new DirectWriter(join(root, 'unused'));
+  const blob = async (bytes: Buffer) => {
+    const digest = sha256(bytes);
+    await w.file(join(v2, 'blobs', 'sha256', digest.slice(7, 9), digest.slice(7), 'data'), bytes);
+    return { digest, size: bytes.length };
+  };
+  const link = (repo: string, ...parts: string[]) => join(v2, 'repositories', repo, ...parts, 'link');
+  for (let i = 0; i < manifests; i++) {
+    const repo = `team/app${i % 100}`;
+    const config = await blob(randomBytes(48));
+    const layers = [await blob(randomBytes(48)), await blob(randomBytes(48)), await blob(randomBytes(48))];
+    const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...l })) }));
+    const m = await blob(body);
+    for (const b of [config, ...layers]) await w.file(link(repo, '_layers', 'sha256', b.digest.slice(7)), b.digest);
+    await w.file(link(repo, '_manifests', 'revisions', 'sha256', m.digest.slice(7)), m.digest);
+    const tag = `t${m.digest.slice(7, 15)}`;
+    await w.file(link(repo, '_manifests', 'tags', tag, 'current'), m.digest);
+    await w.file(link(repo, '_manifests', 'tags', tag, 'index', 'sha256', m.digest.slice(7)), m.digest);
+  }
+  for (let i = 0; i < garbage; i++) await blob(randomBytes(32));
+  await w.drain();
+  const configPath = join(root, 'config.yml');
+  await writeFile(configPath, ['version: 0.1', 'log:', '  level: error', 'storage:', '  filesystem:', `    rootdirectory: ${JSON.stringify(join(root, 'data'))}`, ''].join('\n'));
+  const t = performance.now();
+  const rssKb = await new Promise<number>((resolve, reject) => {
+    const child = spawn('/usr/bin/time', ['-f', '%M', DISTRIBUTION_BIN, 'garbage-collect', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(Number(err.trim().split('\n').pop())) : reject(new Error(`peer gc exit ${code}: ${err.slice(-500)}`))));
+  });
+  const seconds = (performance.now() - t) / 1000;
+  let left = 0;
+  for await (const _ of walkData(join(v2, 'blobs'))) left++;
+  console.log(`peer gc (docker-registry 2.8 garbage-collect, offline): ${manifests * 5 + garbage} blobs, ${manifests} manifests → ${manifests * 5 + garbage - left} removed in ${seconds.toFixed(2)} s, peak RSS ${(rssKb / 1024).toFixed(0)} MB`);
+  await rm(root, { recursive: true, force: true });
+}
+
+async function* walkData(dir: string): AsyncGenerator<string> {
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    if (e.isDirectory()) yield* walkData(join(dir, e.name));
+    else if (e.name === 'data') yield join(dir, e.name);
+  }
+}
+
 /** Our server from source (tsx) as a child process, in mirror mode in front of `hubUrl`. */
 async function startMirrorProcess(hubUrl: string, tracking: boolean): Promise<{ url: string; close(): Promise<void> }> {
   const dir = await tmpDir('bench-lastuse-');
@@ -220,6 +274,7 @@ if (mode === 'sweep') {
   const only = process.env.BENCH_ONLY;
   if (!only || only === 'evict') await evictionPhase();
   if (!only || only === 'gc') await gcPhase();
+  if (!only || only === 'peer-gc') await peerGcPhase();
   if (!only || only === 'load') await loadPhase();
   console.log(`load average at end ${loadavg().map((v) => v.toFixed(1)).join(' ')}`);
 }
