@@ -1,11 +1,12 @@
 /**
  * Lifecycle bench (issue 11), not part of `npm test`:  node --import tsx bench/lifecycle.ts
  *   1. eviction of 10,000 cached blobs (2,500 cached images: manifest, config, 2 layers), cap 1 byte;
- *   2. GC over 100,000 blobs and 10,000 manifests (50,000 referenced, 50,000 unreferenced and old);
+ *   2. GC over 100,000 blobs and 10,000 manifests (50,000 referenced, 50,000 unreferenced and old), and the peer's
+ *      offline `docker-registry garbage-collect` over the same shape of store in its own layout (needs /usr/bin/time);
  *   3. manifest GET req/s on a cached image through the mirror with last-use tracking on (cache.maxBytes set)
  *      and off, alternating, median of BENCH_ROUNDS (3); the peer (docker-registry 2.8, hosted) from the same run.
  * Phases 1 and 2 run in a child process each (so its peak RSS is the sweep's, not the data generation's).
- * Knobs: BENCH_EVICT_IMAGES (2500), BENCH_GC_MANIFESTS (10000), BENCH_GC_GARBAGE (50000), BENCH_ROUNDS (3),
+ * Knobs: BENCH_ONLY (evict | gc | peer-gc | load), BENCH_EVICT_IMAGES (2500), BENCH_GC_MANIFESTS (10000), BENCH_GC_GARBAGE (50000), BENCH_ROUNDS (3),
  * BENCH_LOAD_SECONDS (8), BENCH_CONNECTIONS (32).
  */
 import { spawn } from 'node:child_process';
