@@ -88,6 +88,7 @@ export class ManifestReader {
       }
     }
     const config = kind === 'image' ? descriptor(json.config) : undefined;
+    let complete = true;
     if (config) {
       facts.config = config;
       const configBody = config.size <= this.maxBytes ? await this.bytes(config.digest) : undefined;
@@ -97,9 +98,10 @@ export class ManifestReader {
         facts.labels = stringRecord(inner.Labels);
         facts.platform = platformString(c as RawDescriptor['platform']) ?? platformString({ os: c.os, architecture: c.architecture, variant: c.variant });
         if (typeof c.created === 'string') facts.created = c.created;
-      }
+      } else complete = false;
     }
-    this.cache.set(d, facts);
+    // A mirrored image's config may arrive after its manifest: only what is whole is remembered.
+    if (complete) this.cache.set(d, facts);
     return facts;
   }
 
