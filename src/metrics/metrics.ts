@@ -9,7 +9,7 @@ import { Counter, Gauge, Histogram, type Registry as PromRegistry } from 'prom-c
  */
 export function createMetrics(registry: PromRegistry) {
   const registers = [registry];
-  return {
+  const metrics = {
     // HTTP
     httpRequests: new Counter({ name: 'registry_http_requests_total', help: 'HTTP requests by method, route pattern and status', labelNames: ['method', 'route', 'status'] as const, registers }),
     httpDuration: new Histogram({
@@ -81,6 +81,15 @@ export function createMetrics(registry: PromRegistry) {
     authJwksFetches: new Counter({ name: 'registry_auth_oidc_jwks_fetches_total', help: 'Fetches of OIDC issuer keys (discovery + JWKS) by issuer and result', labelNames: ['issuer', 'result'] as const, registers }),
     authDenials: new Counter({ name: 'registry_auth_denials_total', help: 'Requests denied by access control, by reason', labelNames: ['reason'] as const, registers }),
   };
+  // Series of a small fixed label set exist from the start at 0, so the set of series does not change
+  // while the registry runs (the first scrub pass, a minute after start, would otherwise add path="scrub").
+  for (const path of ['read', 'scrub']) metrics.storeBlobsVerified.inc({ path }, 0);
+  for (const kind of ['blob', 'manifest', 'record']) metrics.storeCorrupt.inc({ kind }, 0);
+  for (const result of ['ok', 'error']) {
+    metrics.gcRuns.inc({ result }, 0);
+    metrics.cacheEvictionRuns.inc({ result }, 0);
+  }
+  return metrics;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
