@@ -39,7 +39,10 @@ export async function startRegistry(
     log: { level: process.env.TEST_LOG_LEVEL ?? 'silent', ...log },
   });
   const registry = await createRegistry(full, overrides);
-  const server = createServer(registry.app);
+  // As src/main.ts: idle keep-alive connections outlive the clients' own idle timeouts (undici: the server's
+  // hint minus 1 s). With node's 5 s default, a loaded machine let a test send its next request on a
+  // connection the server was closing at that moment, and the client read ECONNRESET.
+  const server = createServer({ keepAliveTimeout: 65_000 }, registry.app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
