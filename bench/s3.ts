@@ -2,9 +2,9 @@
  * Blob push and GET on the S3 driver against the filesystem driver, in one run, and peak RSS while
  * a 2 GiB blob goes in and out through S3 (must stay under 200 MB: memory flat in blob size).
  *
- *   node --import tsx bench/s3.ts     (BENCH_BIG_MIB=200, BENCH_HUGE_MIB=2048, BENCH_BLOB_ROUNDS=3)
+ *   npm run build && node --import tsx bench/s3.ts     (BENCH_BIG_MIB=200, BENCH_HUGE_MIB=2048, BENCH_BLOB_ROUNDS=3)
  *
- * Ours runs from the sources (tsx) as its own child, one process, configured through the
+ * Ours runs built (dist/main.js, as `npm start` does) as its own child, one process, configured through the
  * environment as a user would; the S3 endpoint is s3rver (npm) as another child on loopback, so
  * its disk writes and XML are part of the S3 figures (a real S3 or MinIO has other costs).
  */
@@ -19,7 +19,7 @@ import { freePort } from '../test/helpers/distribution.js';
 import { tmpDir } from '../test/helpers/registry.js';
 import { stopChild } from '../test/helpers/run-tool.js';
 import { S3_ENV, startS3, type RunningS3 } from '../test/helpers/s3.js';
-import { withRssSampling } from './servers.js';
+import { currentRss, withRssSampling } from './servers.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const BIG = Number(process.env.BENCH_BIG_MIB ?? 200) * 1024 * 1024;
@@ -34,7 +34,7 @@ interface Ours {
 
 async function startOurs(dataDir: string, env: Record<string, string>): Promise<Ours> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'main.ts')], {
+  const child = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', REGISTRY_SERVER__WORKERS: '1', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -141,12 +141,13 @@ async function main(): Promise<void> {
       const s3 = await startS3({ child: true });
       const ours = await startOurs(join(work, 'data-huge'), s3Env(s3));
       try {
+        const idle = await currentRss(ours.pid);
         const { result, maxSampled, hwm } = await withRssSampling(ours.pid, async () => ({
           push: await push(ours.url, 'bench/huge', huge),
           get: await pull(ours.url, 'bench/huge', huge.digest, HUGE),
         }));
         const peak = Math.max(maxSampled, hwm);
-        console.log(`  ${HUGE / 1024 / 1024} MiB on S3: push ${result.push.toFixed(1)} s, GET ${result.get.toFixed(0)} MB/s, peak RSS ${mb(peak)} ${peak < 200 * 1024 * 1024 ? 'PASS' : 'FAIL'} (< 200 MB)`);
+        console.log(`  ${HUGE / 1024 / 1024} MiB on S3: push ${result.push.toFixed(1)} s, GET ${result.get.toFixed(0)} MB/s, peak RSS ${mb(peak)} (idle before: ${mb(idle)}) ${peak < 200 * 1024 * 1024 ? 'PASS' : 'FAIL'} (< 200 MB)`);
       } finally {
         await ours.close();
         await s3.close();
