@@ -18,7 +18,7 @@ const s3Schema = z
     redirect: z.boolean().default(false).describe('Answer blob GETs with 307 to a presigned URL instead of streaming'),
     redirectExpirySeconds: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(1200).describe('Lifetime of presigned URLs'),
     partSizeMiB: z.coerce.number().int().min(5).max(512).default(8).describe('Multipart part size on the way in'),
-    queueSize: z.coerce.number().int().min(1).max(16).default(4).describe('Parts uploaded in parallel per blob'),
+    queueSize: z.coerce.number().int().min(1).max(16).default(2).describe('Parts uploaded in parallel per blob'),
   })
   .strict();
 
