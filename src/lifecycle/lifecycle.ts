@@ -83,6 +83,7 @@ export class Lifecycle {
   private readonly leader: Leadership;
   private readonly runLock: PidLock;
   private readonly timers: NodeJS.Timeout[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
   private queue: Promise<unknown> = Promise.resolve();
   private evictionPending = false;
   /** Cached bytes at the last eviction check, plus fills started since: decides when to run early. */
@@ -247,13 +248,16 @@ export class Lifecycle {
   }
 
   private every(ms: number, task: () => Promise<unknown>): void {
-    let running = false;
+    let running: Promise<void> | undefined;
     const timer = setInterval(() => {
       if (running || this.closed) return;
-      running = true;
-      void task()
-        .catch((err: unknown) => this.deps.logger.warn({ err: (err as Error).message }, 'lifecycle task failed'))
-        .finally(() => (running = false));
+      running = task()
+        .then(() => undefined, (err: unknown) => this.deps.logger.warn({ err: (err as Error).message }, 'lifecycle task failed'))
+        .finally(() => {
+          this.inFlight.delete(running!);
+          running = undefined;
+        });
+      this.inFlight.add(running);
     }, ms);
     timer.unref();
     this.timers.push(timer);
@@ -262,6 +266,8 @@ export class Lifecycle {
   async close(): Promise<void> {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
+    // A timer task already running (e.g. a last-use flush) still writes into the data folder: wait for it.
+    await Promise.all(this.inFlight);
     await this.queue;
     await this.lastUse.flush().catch(() => undefined);
     await this.leader.release();

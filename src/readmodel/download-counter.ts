@@ -34,32 +34,44 @@ export class DownloadCounter implements DownloadRecorder {
     else this.pending.set(key, { repo, digest, count: 1 });
   }
 
-  /** Stored totals plus what is still in memory. */
-  async counts(repo: string): Promise<{ total: number; byDigest: Record<string, number> }> {
-    const stored = await this.store.downloads(repo);
-    const byDigest = { ...stored.byDigest };
-    let total = stored.total;
-    for (const c of this.pending.values()) {
-      if (c.repo !== repo) continue;
-      byDigest[c.digest] = (byDigest[c.digest] ?? 0) + c.count;
-      total += c.count;
-    }
-    return { total, byDigest };
+  /**
+   * Stored totals plus what is still in memory. Queued behind any flush (and flushes behind it), so a batch
+   * on its way to disk is counted exactly once: before its write it is pending, after it, stored.
+   */
+  counts(repo: string): Promise<{ total: number; byDigest: Record<string, number> }> {
+    const read = this.flushing.then(async () => {
+      const stored = await this.store.downloads(repo);
+      const byDigest = { ...stored.byDigest };
+      let total = stored.total;
+      for (const c of this.pending.values()) {
+        if (c.repo !== repo) continue;
+        byDigest[c.digest] = (byDigest[c.digest] ?? 0) + c.count;
+        total += c.count;
+      }
+      return { total, byDigest };
+    });
+    this.flushing = read.then(
+      () => undefined,
+      () => undefined,
+    );
+    return read;
   }
 
   flush(): Promise<void> {
-    if (this.pending.size === 0) return this.flushing;
-    const batch = [...this.pending.values()];
-    this.pending = new Map();
-    this.flushing = this.flushing
-      .then(() => this.store.addDownloads(batch))
-      .then(() => this.flushes?.inc({ result: 'success' }))
-      .catch((err: unknown) => {
+    this.flushing = this.flushing.then(async () => {
+      if (this.pending.size === 0) return;
+      const batch = [...this.pending.values()];
+      this.pending = new Map();
+      try {
+        await this.store.addDownloads(batch);
+        this.flushes?.inc({ result: 'success' });
+      } catch (err) {
         this.flushes?.inc({ result: 'failure' });
         // Not lost: put back, the next flush tries again.
         for (const c of batch) for (let i = 0; i < c.count; i++) this.record(c.repo, c.digest);
         this.logger.warn({ err: (err as Error).message }, 'download counts not written; will retry');
-      });
+      }
+    });
     return this.flushing;
   }
 

@@ -72,7 +72,9 @@ export class LayerFactsService {
     await this.queue.onIdle();
   }
 
-  close(): void {
+  /** Drops queued work and waits for the layer being read, which still writes into the data folder. */
+  async close(): Promise<void> {
     this.queue.clear();
+    await this.queue.onIdle();
   }
 }

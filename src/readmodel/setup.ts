@@ -46,7 +46,7 @@ export function createReadModel(s: ReadModelSetup): ReadModelParts {
     downloads,
     layers,
     async close() {
-      layers.close();
+      await layers.close();
       await downloads.close();
     },
   };

@@ -14,7 +14,8 @@ import { startRegistry, tmpDir, type RunningRegistry } from '../../helpers/regis
 
 const running: RunningRegistry[] = [];
 afterEach(async () => {
-  await Promise.all(running.splice(0).map((r) => r.close()));
+  // Newest first, one at a time: a restarted registry shares its data folder with the first, which removes it.
+  for (const r of running.splice(0).reverse()) await r.close();
 });
 
 async function admin(args: string[]): Promise<string> {
