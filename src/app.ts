@@ -1,8 +1,8 @@
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { Registry as PromRegistry } from 'prom-client';
-import type { Authorizer } from './auth/authorizer.js';
-import { createAuth } from './auth/setup.js';
+import { OpenAuthorizer, type Authorizer } from './auth/authorizer.js';
+import type { Auth } from './auth/setup.js';
 import type { Config } from './config/schema.js';
 import { errorHandler } from './http/errors.js';
 import { registryRouter } from './http/registry-router.js';
@@ -105,7 +105,10 @@ export async function createRegistry(config: Config, overrides: RegistryOverride
   });
   const resolver: RepositoryResolver = mirror?.resolver ?? hostedResolver;
   // Access control (off by default: an open registry); the token endpoint exists only when it is on.
-  const auth = await createAuth(config, { logger, clock, counters: metrics, env: overrides.env ?? {} });
+  // Access control's modules (JWT, password hashing, OIDC) load only when it is on: an open registry starts lighter.
+  const auth: Auth = config.auth.enabled
+    ? await (await import('./auth/setup.js')).createAuth(config, { logger, clock, counters: metrics, env: overrides.env ?? {} })
+    : { authorizer: new OpenAuthorizer(), close: async () => undefined };
   const authorizer = overrides.authorizer ?? auth.authorizer;
 
   const expiryMs = config.storage.uploadExpirySeconds * 1000;

@@ -1,7 +1,7 @@
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { extract as tarExtract, type Header } from 'tar-stream';
+import type { Header } from 'tar-stream';
 import type { Digest } from '../oci/digest.js';
 import type { FileEntry, FileType, ImageFactsStore, LayerFacts } from '../metadata/image-facts-store.js';
 import { ChecksumStream } from './checksums.js';
@@ -36,6 +36,8 @@ export async function analyzeLayer(
       const sums = new ChecksumStream();
       const counts = { entries: 0, files: 0, unpackedBytes: 0 };
       const stages: NodeJS.ReadWriteStream[] = unpack.kind === 'gzip' ? [sums, createGunzip()] : [sums];
+      // Loaded on the first layer read, not at start: most registries never open the pages.
+      const { extract: tarExtract } = await import('tar-stream');
       const extract = tarExtract();
       extract.on('entry', (header, entry, next) => {
         const e = toEntry(header);

@@ -165,8 +165,18 @@ export class S3UploadStore implements UploadStore {
 
   private async readState(id: string): Promise<SessionState | undefined> {
     if (!UPLOAD_ID.test(id)) return undefined;
-    const text = await this.bucket.getText(this.stateKey(id));
-    return text === undefined ? undefined : (JSON.parse(text) as SessionState);
+    // S3 replaces an object atomically, but some S3-compatible servers (s3rver among them) can serve a key
+    // while it is being rewritten: an empty or torn state is read again before it counts as corrupt.
+    for (let attempt = 1; ; attempt++) {
+      const text = await this.bucket.getText(this.stateKey(id));
+      if (text === undefined) return undefined;
+      try {
+        return JSON.parse(text) as SessionState;
+      } catch (err) {
+        if (attempt >= 5) throw err;
+        await new Promise((r) => setTimeout(r, 20 * attempt));
+      }
+    }
   }
 
   private async writeState(id: string, state: SessionState): Promise<void> {
