@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { freePort, startDistribution, type RunningDistribution } from '../test/helpers/distribution.js';
 import { tmpDir } from '../test/helpers/registry.js';
 import { stopChild } from '../test/helpers/run-tool.js';
+import { waitUp } from './servers.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const SIZES = (process.env.BENCH_CATALOG_SIZES ?? '5000,50000').split(',').map(Number);
@@ -113,27 +114,13 @@ async function startOursOn(dataDir: string): Promise<Server> {
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
-  await waitUp(url);
+  await waitUp(url, () => child.exitCode !== null);
   return { url, close: () => stopChild(child, exited, 10_000) };
 }
 
 async function startPeerOn(dataDir: string): Promise<Server> {
   const d: RunningDistribution = await startDistribution({ dataDir, logLevel: 'error' });
   return { url: d.url, close: () => d.close() };
-}
-
-async function waitUp(url: string): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    try {
-      const res = await fetch(`${url}/v2/`);
-      await res.arrayBuffer();
-      if (res.ok) return;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${url} did not come up`);
 }
 
 /** ms for one GET (body read), and the next page's path from the Link header. */

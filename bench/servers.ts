@@ -114,7 +114,8 @@ export async function startPeerProxy(upstreamUrl: string): Promise<BenchServer> 
   };
 }
 
-async function waitUp(url: string, dead: () => boolean): Promise<void> {
+/** Polls GET /v2/ until it answers 200 (30 s at most); `dead` says the server's process already exited. */
+export async function waitUp(url: string, dead: () => boolean): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if (dead()) throw new Error(`server at ${url} exited during start`);

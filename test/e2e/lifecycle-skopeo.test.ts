@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dockerHubMirrorConf } from '../helpers/clients.js';
 import { FakeHub } from '../helpers/fake-hub.js';
 import { startMirror } from '../helpers/mirror.js';
 import type { PreparedImage } from '../helpers/push-image.js';
@@ -28,11 +29,7 @@ describe('skopeo through a capped mirror (registries.conf mirror for docker.io)'
     for (let i = 0; i < 9; i++) images.push(hubImage(hub, `lib/sk${i}`, 'v1', [LAYER]));
     mirror = await startMirror(hub.url, {}, {}, { cache: { maxBytes: '1MiB', highWatermark: 0.75, lowWatermark: 0.5, evictionIntervalSeconds: 0.2 }, storage: { gc: { intervalSeconds: 0 } } });
     work = await tmpDir('skopeo-lifecycle-');
-    conf = join(work, 'registries.conf');
-    await writeFile(conf, ['[[registry]]', 'prefix = "docker.io"', 'location = "docker.io"', '[[registry.mirror]]', `location = "${mirror.host}"`, 'insecure = true', ''].join('\n'));
-    const authFile = join(work, 'auth.json');
-    await writeFile(authFile, '{"auths":{}}');
-    env = { ...process.env, REGISTRY_AUTH_FILE: authFile, HOME: work };
+    ({ conf, env } = await dockerHubMirrorConf(work, mirror.host));
   });
   afterAll(async () => {
     await mirror?.close();

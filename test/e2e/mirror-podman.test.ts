@@ -1,7 +1,8 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dockerHubMirrorConf } from '../helpers/clients.js';
 import { FakeHub } from '../helpers/fake-hub.js';
 import { startMirror } from '../helpers/mirror.js';
 import { OciLayout, type BuiltImage } from '../helpers/oci-layout.js';
@@ -26,14 +27,7 @@ describe('podman pull with a registries.conf mirror for docker.io', () => {
     image = await layout.addImage({ layerSizes: [1024 * 1024, 20_000], seed: 'podman-e2e' });
     await hub.addFromLayout(layout.dir, 'library/alpinex', image.manifest.digest, '1');
     mirror = await startMirror(hub.url);
-    const conf = join(work, 'registries.conf');
-    await writeFile(
-      conf,
-      ['unqualified-search-registries = ["docker.io"]', '[[registry]]', 'prefix = "docker.io"', 'location = "docker.io"', '[[registry.mirror]]', `location = "${mirror.host}"`, 'insecure = true', ''].join('\n'),
-    );
-    const authFile = join(work, 'auth.json');
-    await writeFile(authFile, '{"auths":{}}');
-    env = { ...process.env, CONTAINERS_REGISTRIES_CONF: conf, REGISTRY_AUTH_FILE: authFile, HOME: work };
+    ({ env } = await dockerHubMirrorConf(work, mirror.host, { unqualifiedSearch: true }));
     const base = ['--root', join(work, 'root'), '--runroot', runroot, '--tmpdir', join(work, 'tmp'), '--storage-driver', 'vfs', '--events-backend', 'file', '--cgroup-manager', 'cgroupfs'];
     podman = async (...args) => (await mustRun('podman', [...base, ...args], { env, timeoutMs: 180_000 })).stdout;
   });

@@ -1,6 +1,7 @@
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dockerHubMirrorConf } from '../helpers/clients.js';
 import { FakeHub } from '../helpers/fake-hub.js';
 import { startMirror } from '../helpers/mirror.js';
 import { OciLayout, type BuiltImage } from '../helpers/oci-layout.js';
@@ -29,14 +30,7 @@ describe('skopeo through the mirror (registries.conf mirror for docker.io)', () 
     image = await layout.addImage({ layerSizes: [2 * 1024 * 1024, 100_000], seed: 'skopeo-e2e' });
     await hub.addFromLayout(layout.dir, 'library/alpinex', image.manifest.digest, '1');
     mirror = await startMirror(hub.url);
-    conf = join(work, 'registries.conf');
-    await writeFile(
-      conf,
-      ['[[registry]]', 'prefix = "docker.io"', 'location = "docker.io"', '[[registry.mirror]]', `location = "${mirror.host}"`, 'insecure = true', ''].join('\n'),
-    );
-    const authFile = join(work, 'auth.json');
-    await writeFile(authFile, '{"auths":{}}');
-    env = { ...process.env, REGISTRY_AUTH_FILE: authFile, HOME: work };
+    ({ conf, env } = await dockerHubMirrorConf(work, mirror.host));
   });
   afterAll(async () => {
     await mirror?.close();

@@ -84,3 +84,21 @@ export function recordRequests(server: Server): LoggedRequest[] {
   });
   return log;
 }
+
+/**
+ * Files in `work` that make skopeo and podman use `mirrorHost` as docker.io's mirror: a registries.conf and an empty
+ * auth file, with the environment that points at them (skopeo takes the conf by `--registries-conf`, podman by env).
+ */
+export async function dockerHubMirrorConf(
+  work: string,
+  mirrorHost: string,
+  o: { unqualifiedSearch?: boolean } = {},
+): Promise<{ conf: string; env: NodeJS.ProcessEnv }> {
+  const conf = join(work, 'registries.conf');
+  const lines = ['[[registry]]', 'prefix = "docker.io"', 'location = "docker.io"', '[[registry.mirror]]', `location = "${mirrorHost}"`, 'insecure = true', ''];
+  if (o.unqualifiedSearch) lines.unshift('unqualified-search-registries = ["docker.io"]');
+  await writeFile(conf, lines.join('\n'));
+  const authFile = join(work, 'auth.json');
+  await writeFile(authFile, '{"auths":{}}');
+  return { conf, env: { ...process.env, CONTAINERS_REGISTRIES_CONF: conf, REGISTRY_AUTH_FILE: authFile, HOME: work } };
+}
