@@ -1,3 +1,4 @@
+import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { Registry as PromRegistry } from 'prom-client';
@@ -5,6 +6,7 @@ import { OpenAuthorizer, type Authorizer } from './auth/authorizer.js';
 import type { Auth } from './auth/setup.js';
 import type { Config } from './config/schema.js';
 import { errorHandler } from './http/errors.js';
+import { hotManifestLane, type Instrument } from './http/hot-manifests.js';
 import { registryRouter } from './http/registry-router.js';
 import { tokenRoutes } from './http/token-routes.js';
 import { requestLog } from './http/request-log.js';
@@ -42,6 +44,8 @@ export interface RegistryOverrides {
 }
 
 export interface Registry {
+  /** What the HTTP server runs: in-memory manifest hits first, everything else through `app`. */
+  handler: RequestListener;
   app: Express;
   metricsApp?: Express;
   config: Config;
@@ -125,8 +129,8 @@ export async function createRegistry(config: Config, overrides: RegistryOverride
   // Off unless configured: X-Forwarded-* from an untrusted peer would pick the token realm and the address
   // that failed logins are counted under.
   app.set('trust proxy', config.server.trustProxy);
-  app.use(requestLog(logger));
-  if (observability.httpMetrics) app.use(observability.httpMetrics);
+  const instruments = [requestLog(logger), ...(observability.httpMetrics ? [observability.httpMetrics] : [])];
+  for (const instrument of instruments) app.use(instrument);
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -141,7 +145,10 @@ export async function createRegistry(config: Config, overrides: RegistryOverride
   });
   app.use(errorHandler(logger, { onStoreFull: () => metrics.storeFullErrors.inc() }));
 
+  const handler = hotManifestLane({ resolver, authorizer, downloads: web?.parts.downloads, instruments: instruments as unknown as Instrument[] }, app);
+
   return {
+    handler,
     app,
     metricsApp: observability.metricsApp,
     config,

@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   const registry = await createRegistry(config, { env: process.env, coordinator, clusterMetrics });
   const { logger } = registry;
 
-  const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, registry.app);
+  const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, registry.handler);
   server.listen(config.server.port, config.server.host, () => {
     const { port, address } = server.address() as AddressInfo;
     logger.info({ port, address, dataDir: config.storage.dataDir }, `registry listening on ${address}:${port}`);

@@ -28,6 +28,11 @@ export interface Authorizer {
    * grant allows): anonymous → public pulls only; bad credentials → UNAUTHORIZED.
    */
   identify?(request: AuthRequest): Promise<Grant>;
+  /**
+   * The grant when it can be decided from memory alone (no I/O, nothing to log or count), e.g. an open
+   * registry or an anonymous pull of a public repository; undefined when `authorize` must decide.
+   */
+  authorizeFromMemory?(authorization: string | undefined, wanted: readonly Access[]): Grant | undefined;
 }
 
 /** Everyone may do everything: the registry's behaviour when access control is off. */
@@ -39,6 +44,10 @@ export class OpenAuthorizer implements Authorizer {
   }
 
   async identify(): Promise<Grant> {
+    return OpenAuthorizer.grant;
+  }
+
+  authorizeFromMemory(): Grant {
     return OpenAuthorizer.grant;
   }
 }

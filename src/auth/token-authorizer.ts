@@ -64,6 +64,13 @@ export class TokenAuthorizer implements Authorizer {
     return this.check(request, wanted, { subject: identity.subject, allows }, true, identity);
   }
 
+  /** Only an anonymous pull of public repositories is decided from memory; credentials are always checked. */
+  authorizeFromMemory(authorization: string | undefined, wanted: readonly Access[]): Grant | undefined {
+    if (authorization !== undefined || wanted.length === 0) return undefined;
+    const allows: Allows = (repo, action) => action === 'pull' && this.deps.visibility.isPublic(repo);
+    return wanted.every((w) => covers(allows, false, w)) ? { subject: null, allows } : undefined;
+  }
+
   /** Anonymous: public pulls; Basic or a catalog-scoped JWT (a page session): what the subject may pull. */
   async identify(request: AuthRequest): Promise<Grant> {
     if (parseAuthorization(request.authorization) === undefined) {

@@ -42,6 +42,15 @@ export class HostedRepository implements Repository {
     return { descriptor: descriptorOf(record), body: await this.manifestBytes(record.digest) };
   }
 
+  peekManifest(ref: string, accept: readonly string[]): ManifestResult | undefined {
+    const { cache } = this.ctx;
+    const digest = isDigest(ref) ? ref : cache.getTag(this.name, ref);
+    const record = digest && cache.getRecord(this.name, digest);
+    const body = record && cache.getBytes(record.digest);
+    if (!record || !body || !acceptsManifest(accept, record.mediaType)) return undefined;
+    return { descriptor: descriptorOf(record), body };
+  }
+
   async headManifest(ref: string, accept: readonly string[]): Promise<Descriptor> {
     const record = await this.findManifest(ref);
     if (!acceptsManifest(accept, record.mediaType)) {

@@ -36,6 +36,11 @@ export interface Repository {
   getManifest(ref: string, accept: readonly string[]): Promise<ManifestResult>;
   /** Like getManifest, without the need for the body where an implementation can avoid it. */
   headManifest(ref: string, accept: readonly string[]): Promise<Descriptor>;
+  /**
+   * What getManifest would answer, when memory alone holds all of it (no I/O, no side effects);
+   * undefined otherwise, also for every error. Lets the hottest request skip the general path.
+   */
+  peekManifest?(ref: string, accept: readonly string[]): ManifestResult | undefined;
   putManifest(ref: string, mediaType: string | undefined, body: Buffer): Promise<PutManifestResult>;
   deleteManifest(ref: string): Promise<void>;
   statBlob(d: Digest): Promise<{ size: number }>;

@@ -42,7 +42,7 @@ export async function startRegistry(
   // As src/main.ts: idle keep-alive connections outlive the clients' own idle timeouts (undici: the server's
   // hint minus 1 s). With node's 5 s default, a loaded machine let a test send its next request on a
   // connection the server was closing at that moment, and the client read ECONNRESET.
-  const server = createServer({ keepAliveTimeout: 65_000 }, registry.app);
+  const server = createServer({ keepAliveTimeout: 65_000 }, registry.handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
