@@ -40,6 +40,7 @@ interface Result {
   pushFailures: number;
   pushMBps: number;
   probes: number[];
+  connects: number[];
   firstProbe: number;
   peakRss: number;
 }
@@ -49,29 +50,58 @@ const percentile = (xs: readonly number[], p: number) => {
   return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 };
 
-/** GET /v2/ on its own connection: connect + request + answer, in ms; Infinity when it failed. */
-function probe(base: string): Promise<number> {
+/**
+ * GET /v2/ on its own connection: [connect + request + answer, TCP connect alone] in ms; -1 when it
+ * failed. The connect time tells a request waiting inside the server from one waiting for the kernel
+ * to accept its connection (a full accept queue drops SYNs, which are retried after 1 s, 3 s, ...).
+ */
+function probe(base: string): Promise<[number, number]> {
   return new Promise((resolve) => {
     const t = performance.now();
+    let connected = -1;
     const req = request(`${base}/v2/`, { agent: false, headers: { Connection: 'close' } }, (res) => {
       res.resume();
-      res.on('end', () => resolve(res.statusCode === 200 || res.statusCode === 401 ? performance.now() - t : Infinity));
+      res.on('end', () => resolve([res.statusCode === 200 || res.statusCode === 401 ? performance.now() - t : -1, connected]));
     });
+    req.on('socket', (socket) => socket.once('connect', () => (connected = performance.now() - t)));
     req.setTimeout(30_000, () => req.destroy());
-    req.on('error', () => resolve(Infinity));
+    req.on('error', () => resolve([-1, connected]));
     req.end();
   });
 }
 
-/** Pushers and the probe run in their own processes: a busy bench loop must not delay what it measures. */
-function child<T>(args: string[]): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', SELF, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    p.on('error', reject);
-    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as T) : reject(new Error(`bench child ${args[0]} exited ${code}`))));
+/**
+ * Pushers and the probe run in their own processes: a busy bench loop must not delay what it measures.
+ * Each child loads (tsx, modules: a second of CPU on these 2 cores), says "ready" and waits for "go" on
+ * stdin, so the load starts at once on every side and the onset figure is the server's, not the bench's
+ * own start-up competing for the cores.
+ */
+interface Child<T> {
+  ready: Promise<void>;
+  go(): void;
+  result: Promise<T>;
+}
+
+function child<T>(args: string[]): Child<T> {
+  const p = spawn(process.execPath, ['--import', 'tsx', SELF, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  let signalReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (signalReady = resolve));
+  p.stdout.on('data', (b: Buffer) => {
+    out += b.toString();
+    if (out.startsWith('ready\n')) signalReady();
   });
+  const result = new Promise<T>((resolve, reject) => {
+    p.on('error', reject);
+    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.replace(/^ready\n/, '')) as T) : reject(new Error(`bench child ${args[0]} exited ${code}`))));
+  });
+  return { ready, result, go: () => p.stdin.end('go\n') };
+}
+
+/** In a child: announce readiness, then wait for the parent's "go". */
+async function readyThenGo(): Promise<void> {
+  process.stdout.write('ready\n');
+  await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
 }
 
 async function pushLoop(base: string, first: number, count: number, path: string, digest: string): Promise<{ pushes: number; failures: number }> {
@@ -93,12 +123,18 @@ async function pushLoop(base: string, first: number, count: number, path: string
   return { pushes, failures };
 }
 
-async function probeLoop(base: string): Promise<number[]> {
-  const deadline = performance.now() + SECONDS * 1000;
-  const probes = [await probe(base)]; // at load onset
+/** Probes until the deadline; each entry is [total ms, connect ms, start (ms since load onset)]. */
+async function probeLoop(base: string): Promise<Array<[number, number, number]>> {
+  const start = performance.now();
+  const deadline = start + SECONDS * 1000;
+  const timed = async (): Promise<[number, number, number]> => {
+    const at = performance.now() - start;
+    return [...(await probe(base)), at];
+  };
+  const probes = [await timed()]; // at load onset
   while (performance.now() < deadline) {
     await new Promise((r) => setTimeout(r, PROBE_MS));
-    probes.push(await probe(base));
+    probes.push(await timed());
   }
   return probes;
 }
@@ -106,17 +142,23 @@ async function probeLoop(base: string): Promise<number[]> {
 async function run(server: BenchServer, blob: { path: string; digest: string }): Promise<Result> {
   const base = server.url;
   await pushImage(base, 'bench/mixed', '1', { seed: 'mixed' });
+  const half = Math.ceil(PUSHERS / 2);
+  const pushers = [child<{ pushes: number; failures: number }>(['push', base, '0', String(half), blob.path, blob.digest])];
+  if (PUSHERS > half) pushers.push(child(['push', base, String(half), String(PUSHERS - half), blob.path, blob.digest]));
+  const prober = child<Array<[number, number, number]>>(['probe', base]);
+  const children = [...pushers, prober];
+  await Promise.all(children.map((c) => c.ready));
   const { result, hwm } = await withRssSampling(server.pid, async () => {
     const load = manifestLoad(`${base}/v2/bench/mixed/manifests/1`, OCI_MANIFEST, SECONDS, CONNECTIONS);
-    const half = Math.ceil(PUSHERS / 2);
-    const pushers = [child<{ pushes: number; failures: number }>(['push', base, '0', String(half), blob.path, blob.digest])];
-    if (PUSHERS > half) pushers.push(child(['push', base, String(half), String(PUSHERS - half), blob.path, blob.digest]));
-    const prober = child<number[]>(['probe', base]);
-    const [manifest, rawProbes, ...pushed] = await Promise.all([load, prober, ...pushers]);
-    const probes = rawProbes.map((v) => (v < 0 ? Infinity : v));
-    return { manifest, probes, pushes: pushed.reduce((n, p) => n + p.pushes, 0), pushFailures: pushed.reduce((n, p) => n + p.failures, 0) };
+    for (const c of children) c.go();
+    const [manifest, rawProbes, ...pushed] = await Promise.all([load, prober.result, ...pushers.map((c) => c.result)]);
+    const probes = rawProbes.map(([v]) => (v < 0 ? Infinity : v));
+    const connects = rawProbes.map(([, c]) => (c < 0 ? Infinity : c));
+    const slowest = [...rawProbes].sort((a, b) => (b[0] < 0 ? Infinity : b[0]) - (a[0] < 0 ? Infinity : a[0])).slice(0, 3);
+    console.log(`  [${server.label}] slowest probes: ${slowest.map(([v, c, at]) => `${v < 0 ? 'failed' : `${v.toFixed(0)} ms`} (connect ${c.toFixed(1)} ms) at ${(at / 1000).toFixed(1)} s`).join(', ')}`);
+    return { manifest, probes, connects, pushes: pushed.reduce((n, p) => n + p.pushes, 0), pushFailures: pushed.reduce((n, p) => n + p.failures, 0) };
   });
-  const { manifest, probes, pushes, pushFailures } = result;
+  const { manifest, probes, connects, pushes, pushFailures } = result;
   const firstProbe = probes[0] ?? NaN;
   // Pushes started before the deadline run to their end; throughput counts the bytes of finished ones over the whole window.
   const elapsed = SECONDS;
@@ -127,6 +169,7 @@ async function run(server: BenchServer, blob: { path: string; digest: string }):
     pushFailures,
     pushMBps: (pushes * PUSH_BYTES) / 1e6 / elapsed,
     probes,
+    connects,
     firstProbe,
     peakRss: Math.max(hwm, await peakRss(server.pid)),
   };
@@ -153,11 +196,11 @@ async function main(): Promise<void> {
       servers.pop();
     }
     const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : 'failed');
-    console.log(`\n${'server'.padEnd(6)} ${'push MB/s'.padStart(10)} ${'pushes'.padStart(7)} ${'failed'.padStart(7)} ${'/v2/ p50'.padStart(9)} ${'p99'.padStart(8)} ${'max'.padStart(8)} ${'first'.padStart(8)} ${'manifest/s'.padStart(11)} ${'errors'.padStart(7)} ${'peak RSS'.padStart(9)}`);
+    console.log(`\n${'server'.padEnd(6)} ${'push MB/s'.padStart(10)} ${'pushes'.padStart(7)} ${'failed'.padStart(7)} ${'/v2/ p50'.padStart(9)} ${'p99'.padStart(8)} ${'max'.padStart(8)} ${'first'.padStart(8)} ${'connect max'.padStart(12)} ${'manifest/s'.padStart(11)} ${'errors'.padStart(7)} ${'peak RSS'.padStart(9)}`);
     for (const [label, r] of results) {
       console.log(
         `${label.padEnd(6)} ${r.pushMBps.toFixed(0).padStart(10)} ${String(r.pushes).padStart(7)} ${String(r.pushFailures).padStart(7)} ${ms(percentile(r.probes, 50)).padStart(9)} ${ms(percentile(r.probes, 99)).padStart(8)} ` +
-          `${ms(Math.max(...r.probes)).padStart(8)} ${ms(r.firstProbe).padStart(8)} ${r.manifestRps.toFixed(0).padStart(11)} ${String(r.manifestErrors).padStart(7)} ${`${(r.peakRss / 1e6).toFixed(0)} MB`.padStart(9)}`,
+          `${ms(Math.max(...r.probes)).padStart(8)} ${ms(r.firstProbe).padStart(8)} ${ms(Math.max(...r.connects)).padStart(12)} ${r.manifestRps.toFixed(0).padStart(11)} ${String(r.manifestErrors).padStart(7)} ${`${(r.peakRss / 1e6).toFixed(0)} MB`.padStart(9)}`,
       );
     }
     const [ours, peer] = [results[0]![1], results[1]![1]];
@@ -173,9 +216,11 @@ const SELF = fileURLToPath(import.meta.url);
 const [role, ...rest] = process.argv.slice(2);
 if (role === 'push') {
   const [base, first, count, path, digest] = rest as [string, string, string, string, string];
+  await readyThenGo();
   process.stdout.write(JSON.stringify(await pushLoop(base, Number(first), Number(count), path, digest)));
 } else if (role === 'probe') {
-  process.stdout.write(JSON.stringify((await probeLoop(rest[0]!)).map((v) => (Number.isFinite(v) ? v : -1))));
+  await readyThenGo();
+  process.stdout.write(JSON.stringify(await probeLoop(rest[0]!)));
 } else {
   await main();
 }

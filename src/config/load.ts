@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import { ZodArray, ZodDefault, ZodEffects, ZodError, ZodNullable, ZodObject, ZodOptional, ZodString, type ZodTypeAny } from 'zod';
 import { resolveMetricsTokenEnv } from './metrics-schema.js';
 import { configSchema, type Config, type ConfigInput } from './schema.js';
@@ -25,6 +24,10 @@ const ENV_PREFIX = 'REGISTRY_';
  */
 export async function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Config> {
   const env = options.env ?? {};
+  // yaml is loaded only when something needs it (a config file, or an env value that is not a plain
+  // word or integer): an `npm start` on defaults stays lighter (idle memory, start-up time).
+  const needsYaml = options.file !== undefined || configEnv(env).some(([, value]) => plainScalar(value) === undefined);
+  const parseYaml: YamlParse = needsYaml ? (await import('yaml')).parse : () => undefined;
   let raw: Record<string, unknown> = {};
   if (options.file) {
     let text: string;
@@ -39,7 +42,7 @@ export async function loadConfig(options: { file?: string; env?: NodeJS.ProcessE
       throw new ConfigError(`config file ${options.file} is not valid YAML: ${(err as Error).message}`);
     }
   }
-  applyEnv(raw, env);
+  applyEnv(raw, env, parseYaml);
   const tokenProblem = resolveMetricsTokenEnv(raw, env);
   if (tokenProblem) throw new ConfigError(`invalid configuration:\n  ${tokenProblem}`);
   return parseConfig(raw);
@@ -61,16 +64,22 @@ export function parseConfig(raw: ConfigInput | Record<string, unknown>): Config 
   }
 }
 
-function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+type YamlParse = (text: string) => unknown;
+
+/** The variables that set configuration, with the config path each one sets. */
+function configEnv(env: NodeJS.ProcessEnv): Array<[string[], string]> {
+  const out: Array<[string[], string]> = [];
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined) continue;
     const shortcut = SHORTCUTS[name];
-    if (shortcut) setPath(raw, shortcut, envValue(shortcut, value));
-    else if (name.startsWith(ENV_PREFIX) && name !== 'REGISTRY_CONFIG') {
-      const path = name.slice(ENV_PREFIX.length).split('__').map(toCamel);
-      setPath(raw, path, envValue(path, value));
-    }
+    if (shortcut) out.push([shortcut, value]);
+    else if (name.startsWith(ENV_PREFIX) && name !== 'REGISTRY_CONFIG') out.push([name.slice(ENV_PREFIX.length).split('__').map(toCamel), value]);
   }
+  return out;
+}
+
+function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, parseYaml: YamlParse): void {
+  for (const [path, value] of configEnv(env)) setPath(raw, path, envValue(path, value, parseYaml));
 }
 
 function toCamel(segment: string): string {
@@ -82,8 +91,22 @@ function toCamel(segment: string): string {
  * A string setting takes the variable verbatim: read as YAML, DATA_DIR=2024 would become a number
  * and DATA_DIR='/srv/a: b' a map, and both would then fail validation.
  */
-function envValue(path: readonly string[], value: string): unknown {
-  return schemaAt(configSchema, path) instanceof ZodString ? value : parseScalar(value);
+function envValue(path: readonly string[], value: string, parseYaml: YamlParse): unknown {
+  if (schemaAt(configSchema, path) instanceof ZodString) return value;
+  const plain = plainScalar(value);
+  return plain ? plain.value : parseScalar(value, parseYaml);
+}
+
+/**
+ * What YAML would read from a plain word or integer, without loading YAML; undefined for anything
+ * else (floats, quotes, lists, maps, YAML's other spellings of booleans and null), which YAML reads.
+ */
+function plainScalar(value: string): { value: unknown } | undefined {
+  if (/^-?(0|[1-9][0-9]{0,14})$/.test(value)) return { value: Number(value) };
+  if (value === 'true' || value === 'false') return { value: value === 'true' };
+  if (/^(true|false|null)$/i.test(value)) return undefined;
+  if (/^[A-Za-z_/][A-Za-z0-9_./@+-]*$/.test(value)) return { value };
+  return undefined;
 }
 
 /** The schema node a config path leads to, wrappers (default, optional, refinements) removed. */
@@ -108,7 +131,7 @@ function unwrap(schema: ZodTypeAny): ZodTypeAny {
   }
 }
 
-function parseScalar(value: string): unknown {
+function parseScalar(value: string, parseYaml: YamlParse): unknown {
   try {
     return parseYaml(value) ?? value;
   } catch {
