@@ -18,6 +18,7 @@ import { finished } from 'node:stream/promises';
 import { freePort } from '../test/helpers/distribution.js';
 import { tmpDir } from '../test/helpers/registry.js';
 import { stopChild } from '../test/helpers/run-tool.js';
+import { nodeFlags } from './servers.js';
 import { S3_ENV, startS3, type RunningS3 } from '../test/helpers/s3.js';
 import { currentRss, withRssSampling } from './servers.js';
 
@@ -34,7 +35,7 @@ interface Ours {
 
 async function startOurs(dataDir: string, env: Record<string, string>): Promise<Ours> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], {
+  const child = spawn(process.execPath, [...nodeFlags(), join(ROOT, 'dist', 'main.js')], {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', REGISTRY_SERVER__WORKERS: '1', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DISTRIBUTION_BIN, freePort, startDistribution } from '../test/helpers/distribution.js';
@@ -72,9 +73,16 @@ function workersEnv(): Record<string, string> {
   return workers === '' ? {} : { REGISTRY_SERVER__WORKERS: workers };
 }
 
-/** Node flags for our server: BENCH_NODE_FLAGS (space-separated), on top of what `npm start` would use. */
+/** Node flags for our server: what `npm start` uses, then BENCH_NODE_FLAGS (space-separated). */
 export function nodeFlags(): string[] {
-  return (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f.length > 0);
+  return [...startFlags(), ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f.length > 0)];
+}
+
+/** The node flags of package.json's start script (`node <flags> dist/main.js`), so the benches run the server as users do. */
+export function startFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const m = /\bnode((?:\s+--\S+)*)\s+dist\/main\.js/.exec(pkg.scripts.start ?? '');
+  return m ? m[1]!.trim().split(/\s+/).filter((f) => f.length > 0) : [];
 }
 
 export async function startPeer(): Promise<BenchServer> {
