@@ -20,7 +20,7 @@ import { startDistribution } from '../test/helpers/distribution.js';
 import { OciLayout, seededBytes } from '../test/helpers/oci-layout.js';
 import { tmpDir } from '../test/helpers/registry.js';
 import { pushBlobFile } from './http-load.js';
-import { peakRss, currentRss, startOurs, startPeerProxy, type BenchServer } from './servers.js';
+import { cpuSeconds, currentRss, machineBusySeconds, peakRss, startOurs, startPeerProxy, type BenchServer } from './servers.js';
 
 const MIB = 1024 * 1024;
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -78,12 +78,24 @@ async function main(): Promise<void> {
       });
 
     // Cold: for each image, a direct pull then a cold pull through each mirror (the first to ask for it).
+    // Also the CPU each pull costs: the mirror's own, and the machine's (every process, both cores), which shows
+    // whether a pull is bound by the cores rather than by waiting.
     const cold = mirrors.map(() => [] as number[]);
+    const coldCpu = mirrors.map(() => [] as number[]);
+    const coldMachine = mirrors.map(() => [] as number[]);
     const direct: number[] = [];
+    const directMachine: number[] = [];
     for (const name of names) {
+      const busy = await machineBusySeconds();
       const d = await pull(upstream.host, name);
       direct.push(d);
-      for (const [m, mirror] of mirrors.entries()) cold[m]!.push((await pull(mirror.host, name)) / d);
+      directMachine.push((await machineBusySeconds()) - busy);
+      for (const [m, mirror] of mirrors.entries()) {
+        const [own, all] = [await cpuSeconds(mirror.pid), await machineBusySeconds()];
+        cold[m]!.push((await pull(mirror.host, name)) / d);
+        coldCpu[m]!.push((await cpuSeconds(mirror.pid)) - own);
+        coldMachine[m]!.push((await machineBusySeconds()) - all);
+      }
     }
     // Warm: direct and each mirror alternate who goes first; ratios against the direct pull of the same round.
     const warm = mirrors.map(() => [] as number[]);
@@ -96,8 +108,10 @@ async function main(): Promise<void> {
       }
     }
     console.log(`direct pulls (cold phase): ${fmt(direct)} s`);
+    console.log(`machine CPU per direct pull: ${fmt(directMachine)} s (${cpus().length} cores)`);
     for (const [m, mirror] of mirrors.entries()) {
       console.log(`[${mirror.label}] cold ÷ direct per image: ${fmt(cold[m]!)}; warm ÷ direct per pair: ${fmt(warm[m]!)}`);
+      console.log(`[${mirror.label}] CPU per cold pull: the mirror's own ${fmt(coldCpu[m]!)} s, the machine's ${fmt(coldMachine[m]!)} s`);
     }
 
     const big = await bigBlob(work, upstream.url, ours);

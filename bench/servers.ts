@@ -148,6 +148,18 @@ export async function currentRss(pid: number): Promise<number> {
   return statusField(pid, 'VmRSS');
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (clock ticks of 1/100 s). */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU seconds every core of the machine has spent busy so far (/proc/stat: user, nice, system, irq, softirq). */
+export async function machineBusySeconds(): Promise<number> {
+  const cpu = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.split(/\s+/).slice(1).map(Number);
+  return (cpu[0]! + cpu[1]! + cpu[2]! + cpu[5]! + cpu[6]!) / 100;
+}
+
 /** Resets VmHWM to the current RSS (Linux ≥ 4.0: write 5 to clear_refs), so a phase's peak is its own. */
 export async function resetPeakRss(pid: number): Promise<void> {
   await writeFile(`/proc/${pid}/clear_refs`, '5');
