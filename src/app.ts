@@ -19,7 +19,6 @@ import { systemClock, type Clock } from './oci/types.js';
 import { ContentIntegrity } from './lifecycle/integrity.js';
 import { startStoreMaintenance } from './lifecycle/store-maintenance.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
-import { createMirror } from './proxy/create-mirror.js';
 import { createWeb } from './ui/mount.js';
 import type { ClusterMetrics } from './cluster/cluster-metrics.js';
 import type { Coordinator } from './coordination/coordinator.js';
@@ -88,8 +87,9 @@ export async function createRegistry(config: Config, overrides: RegistryOverride
     live: lifecycle.live,
   };
   const hostedResolver = new HostedResolver(hosted, index);
-  // Pull-through cache: a decorator over the hosted resolver when upstreams are configured.
-  const mirror = createMirror({
+  // Pull-through cache: a decorator over the hosted resolver when upstreams are configured. Its modules
+  // (upstream client, token cache, keyv, fills) load only then: a hosted-only registry starts lighter.
+  const mirror = config.upstreams.some((u) => u.enabled) ? (await import('./proxy/create-mirror.js')).createMirror({
     upstreams: config.upstreams,
     hostedNamespaces: config.hostedNamespaces,
     redisUrl: config.cache.redisUrl,
@@ -106,7 +106,7 @@ export async function createRegistry(config: Config, overrides: RegistryOverride
     logger,
     integrity,
     activity: lifecycle.activity,
-  });
+  }) : undefined;
   const resolver: RepositoryResolver = mirror?.resolver ?? hostedResolver;
   // Access control (off by default: an open registry); the token endpoint exists only when it is on.
   // Access control's modules (JWT, password hashing, OIDC) load only when it is on: an open registry starts lighter.

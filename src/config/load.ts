@@ -25,8 +25,9 @@ const ENV_PREFIX = 'REGISTRY_';
 export async function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Config> {
   const env = options.env ?? {};
   // yaml is loaded only when something needs it (a config file, or an env value that is not a plain
-  // word or integer): an `npm start` on defaults stays lighter (idle memory, start-up time).
-  const needsYaml = options.file !== undefined || configEnv(env).some(([, value]) => plainScalar(value) === undefined);
+  // word or integer): an `npm start` on defaults stays lighter (idle memory, start-up time). A string
+  // setting takes its variable verbatim (envValue), so HOST=127.0.0.1 or DATA_DIR=/srv/a:b need no yaml.
+  const needsYaml = options.file !== undefined || configEnv(env).some(([path, value]) => !stringSetting(path) && plainScalar(value) === undefined);
   const parseYaml: YamlParse = needsYaml ? (await import('yaml')).parse : () => undefined;
   let raw: Record<string, unknown> = {};
   if (options.file) {
@@ -92,7 +93,7 @@ function toCamel(segment: string): string {
  * and DATA_DIR='/srv/a: b' a map, and both would then fail validation.
  */
 function envValue(path: readonly string[], value: string, parseYaml: YamlParse): unknown {
-  if (schemaAt(configSchema, path) instanceof ZodString) return value;
+  if (stringSetting(path)) return value;
   const plain = plainScalar(value);
   return plain ? plain.value : parseScalar(value, parseYaml);
 }
@@ -107,6 +108,10 @@ function plainScalar(value: string): { value: unknown } | undefined {
   if (/^(true|false|null)$/i.test(value)) return undefined;
   if (/^[A-Za-z_/][A-Za-z0-9_./@+-]*$/.test(value)) return { value };
   return undefined;
+}
+
+function stringSetting(path: readonly string[]): boolean {
+  return schemaAt(configSchema, path) instanceof ZodString;
 }
 
 /** The schema node a config path leads to, wrappers (default, optional, refinements) removed. */
