@@ -1,11 +1,15 @@
+import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseConfig } from '../../../src/config/load.js';
 import { tmpDir } from '../../helpers/registry.js';
 
 const DEFAULT_YAML = fileURLToPath(new URL('../../../config/default.yaml', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const run = promisify(execFile);
 
 async function loadError(options: Parameters<typeof loadConfig>[0]): Promise<string> {
   try {
@@ -60,6 +64,22 @@ describe('loadConfig', () => {
     expect(odd.storage.dataDir).toBe('/srv/reg: data');
     const viaPrefix = await loadConfig({ env: { REGISTRY_STORAGE__DATA_DIR: 'true' } });
     expect(viaPrefix.storage.dataDir).toBe('true');
+  });
+
+  it('reads a list from the environment alone (yaml loads for it) and needs no yaml for string settings', async () => {
+    const config = await loadConfig({ env: { REGISTRY_HOSTED_NAMESPACES: '[team, ci]', HOST: '127.0.0.1' } });
+    expect(config.hostedNamespaces).toEqual(['team/', 'ci/']);
+    expect(config.server.host).toBe('127.0.0.1');
+    // Idle memory: the settings bench and npm start use (HOST=127.0.0.1, a data path) must not load yaml.
+    const probe = [
+      "import { createRequire } from 'node:module';",
+      "const { loadConfig } = await import('./src/config/load.ts');",
+      "const c = await loadConfig({ env: { HOST: '127.0.0.1', PORT: '0', DATA_DIR: '/tmp/a:b', LOG_LEVEL: 'warn', REGISTRY_SERVER__WORKERS: '1' } });",
+      "const loaded = Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('/node_modules/yaml/'));",
+      'console.log(JSON.stringify({ host: c.server.host, dataDir: c.storage.dataDir, yaml: loaded }));',
+    ].join('\n');
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], { cwd: ROOT });
+    expect(JSON.parse(stdout.trim())).toEqual({ host: '127.0.0.1', dataDir: '/tmp/a:b', yaml: false });
   });
 
   it('an unknown key in the file fails naming its path', async () => {
