@@ -27,7 +27,8 @@ export async function loadConfig(options: { file?: string; env?: NodeJS.ProcessE
   // yaml is loaded only when something needs it (a config file, or an env value that is not a plain
   // word or integer): an `npm start` on defaults stays lighter (idle memory, start-up time). A string
   // setting takes its variable verbatim (envValue), so HOST=127.0.0.1 or DATA_DIR=/srv/a:b need no yaml.
-  const needsYaml = options.file !== undefined || configEnv(env).some(([path, value]) => !stringSetting(path) && plainScalar(value) === undefined);
+  const settings = configEnv(env);
+  const needsYaml = options.file !== undefined || settings.some(([path, value]) => !stringSetting(path) && plainScalar(value) === undefined);
   const parseYaml: YamlParse = needsYaml ? (await import('yaml')).parse : () => undefined;
   let raw: Record<string, unknown> = {};
   if (options.file) {
@@ -43,7 +44,7 @@ export async function loadConfig(options: { file?: string; env?: NodeJS.ProcessE
       throw new ConfigError(`config file ${options.file} is not valid YAML: ${(err as Error).message}`);
     }
   }
-  applyEnv(raw, env, parseYaml);
+  for (const [path, value] of settings) setPath(raw, path, envValue(path, value, parseYaml));
   const tokenProblem = resolveMetricsTokenEnv(raw, env);
   if (tokenProblem) throw new ConfigError(`invalid configuration:\n  ${tokenProblem}`);
   return parseConfig(raw);
@@ -77,10 +78,6 @@ function configEnv(env: NodeJS.ProcessEnv): Array<[string[], string]> {
     else if (name.startsWith(ENV_PREFIX) && name !== 'REGISTRY_CONFIG') out.push([name.slice(ENV_PREFIX.length).split('__').map(toCamel), value]);
   }
   return out;
-}
-
-function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, parseYaml: YamlParse): void {
-  for (const [path, value] of configEnv(env)) setPath(raw, path, envValue(path, value, parseYaml));
 }
 
 function toCamel(segment: string): string {

@@ -3,7 +3,8 @@ import type { Authorizer } from '../auth/authorizer.js';
 import type { Digest } from '../oci/digest.js';
 import { parseAccept } from '../oci/media-types.js';
 import type { ManifestResult, RepositoryResolver } from '../registry/repository.js';
-import { matchRoute } from './route.js';
+import { setManifestHeaders } from './manifest-headers.js';
+import { API_VERSION_HEADER, matchRoute } from './route.js';
 
 /**
  * What the lane runs before answering: the request log and metrics middlewares that express runs. They
@@ -18,7 +19,6 @@ export interface HotManifestDeps {
   instruments: readonly Instrument[];
 }
 
-const MANIFEST_ROUTE = '/v2/:name/manifests/:reference';
 const noop = () => undefined;
 
 /**
@@ -33,14 +33,11 @@ export function hotManifestLane(deps: HotManifestDeps, fallback: RequestListener
   return (req, res) => {
     const hit = lookup(req, deps, accepts);
     if (!hit) return void fallback(req, res);
-    (res as ServerResponse & { locals: Record<string, unknown> }).locals = { route: MANIFEST_ROUTE, subject: hit.subject };
+    (res as ServerResponse & { locals: Record<string, unknown> }).locals = { route: hit.route, subject: hit.subject };
     for (const instrument of deps.instruments) instrument(req, res, noop);
     const { descriptor, body } = hit.result;
-    res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
-    res.setHeader('Content-Type', descriptor.mediaType);
-    res.setHeader('Docker-Content-Digest', descriptor.digest);
-    res.setHeader('Content-Length', body.length);
-    res.setHeader('ETag', `"${descriptor.digest}"`);
+    res.setHeader(...API_VERSION_HEADER);
+    setManifestHeaders(res, { ...descriptor, size: body.length });
     res.statusCode = 200;
     if (req.method === 'HEAD') return void res.end();
     res.end(body);
@@ -49,6 +46,8 @@ export function hotManifestLane(deps: HotManifestDeps, fallback: RequestListener
 }
 
 interface Hit {
+  /** The route pattern, the label logs and metrics use. */
+  route: string;
   repo: string;
   subject: string | null;
   result: ManifestResult;
@@ -66,7 +65,7 @@ function lookup(req: IncomingMessage, deps: HotManifestDeps, accepts: AcceptCach
     if (!grant) return undefined;
     const repository = deps.resolver.resolve(match.name);
     const result = repository.peekManifest?.(match.ref, accepts.get(req.headers.accept));
-    return result && { repo: repository.name, subject: grant.subject, result };
+    return result && { route: match.pattern, repo: repository.name, subject: grant.subject, result };
   } catch {
     return undefined; // an invalid name: express answers it with the spec's error
   }

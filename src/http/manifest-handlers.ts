@@ -3,6 +3,7 @@ import { OciError } from '../oci/errors.js';
 import { parseAccept } from '../oci/media-types.js';
 import { isValidTag } from '../oci/names.js';
 import { readSmallBody } from './body.js';
+import { setManifestHeaders } from './manifest-headers.js';
 import { namespaceHint, type RouteContext } from './registry-router.js';
 
 function repository(ctx: RouteContext) {
@@ -26,20 +27,13 @@ function writableRef(ctx: RouteContext): string {
   return ref;
 }
 
-function manifestHeaders(ctx: RouteContext, d: { mediaType: string; digest: string; size: number }): void {
-  ctx.res.setHeader('Content-Type', d.mediaType);
-  ctx.res.setHeader('Docker-Content-Digest', d.digest);
-  ctx.res.setHeader('Content-Length', d.size);
-  ctx.res.setHeader('ETag', `"${d.digest}"`);
-}
-
 export const manifestHandlers = {
   GET: {
     action: 'pull' as const,
     async handle(ctx: RouteContext) {
       const repo = repository(ctx);
       const { descriptor, body } = await repo.getManifest(readableRef(ctx), parseAccept(ctx.req.headers.accept));
-      manifestHeaders(ctx, { ...descriptor, size: body.length });
+      setManifestHeaders(ctx.res, { ...descriptor, size: body.length });
       ctx.res.status(200).end(body);
       ctx.deps.downloads?.record(repo.name, descriptor.digest);
     },
@@ -48,7 +42,7 @@ export const manifestHandlers = {
     action: 'pull' as const,
     async handle(ctx: RouteContext) {
       const descriptor = await repository(ctx).headManifest(readableRef(ctx), parseAccept(ctx.req.headers.accept));
-      manifestHeaders(ctx, descriptor);
+      setManifestHeaders(ctx.res, descriptor);
       ctx.res.status(200).end();
     },
   },

@@ -7,7 +7,7 @@ import { blobHandlers } from './blob-handlers.js';
 import { catalogHandler, referrersHandler, tagsHandler } from './listing-handlers.js';
 import { manifestHandlers } from './manifest-handlers.js';
 import { clientAddress, requestBaseUrl } from './request-origin.js';
-import { matchRoute, type RouteKind, type RouteMatch } from './route.js';
+import { API_VERSION_HEADER, matchRoute, type RouteKind, type RouteMatch } from './route.js';
 import { uploadHandlers } from './upload-handlers.js';
 
 export interface RouterDeps {
@@ -52,7 +52,7 @@ export function registryRouter(deps: RouterDeps): RequestHandler {
 }
 
 async function handle(req: Request, res: Response, deps: RouterDeps): Promise<boolean> {
-  res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+  res.setHeader(...API_VERSION_HEADER);
   const match = matchRoute(req.path);
   if (!match) {
     if (!req.path.startsWith('/v2/')) return false;

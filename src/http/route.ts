@@ -1,6 +1,9 @@
 import { OciError } from '../oci/errors.js';
 import { parseName } from '../oci/names.js';
 
+/** Sent with every /v2/ answer, as Distribution does. */
+export const API_VERSION_HEADER = ['Docker-Distribution-API-Version', 'registry/2.0'] as const;
+
 export type RouteKind = 'base' | 'catalog' | 'manifest' | 'uploadStart' | 'upload' | 'blob' | 'tags' | 'referrers';
 
 /** A matched registry route. `pattern` is the label used in logs and metrics (never the name). */
