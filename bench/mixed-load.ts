@@ -152,10 +152,12 @@ async function run(server: BenchServer, blob: { path: string; digest: string }):
     const load = manifestLoad(`${base}/v2/bench/mixed/manifests/1`, OCI_MANIFEST, SECONDS, CONNECTIONS);
     for (const c of children) c.go();
     const [manifest, rawProbes, ...pushed] = await Promise.all([load, prober.result, ...pushers.map((c) => c.result)]);
-    const probes = rawProbes.map(([v]) => (v < 0 ? Infinity : v));
-    const connects = rawProbes.map(([, c]) => (c < 0 ? Infinity : c));
-    const slowest = [...rawProbes].sort((a, b) => (b[0] < 0 ? Infinity : b[0]) - (a[0] < 0 ? Infinity : a[0])).slice(0, 3);
-    console.log(`  [${server.label}] slowest probes: ${slowest.map(([v, c, at]) => `${v < 0 ? 'failed' : `${v.toFixed(0)} ms`} (connect ${c.toFixed(1)} ms) at ${(at / 1000).toFixed(1)} s`).join(', ')}`);
+    // A failed probe (-1 from the child) counts as infinitely slow.
+    const timed = rawProbes.map(([total, connect, at]) => ({ total: total < 0 ? Infinity : total, connect: connect < 0 ? Infinity : connect, at }));
+    const probes = timed.map((p) => p.total);
+    const connects = timed.map((p) => p.connect);
+    const slowest = [...timed].sort((a, b) => b.total - a.total).slice(0, 3);
+    console.log(`  [${server.label}] slowest probes: ${slowest.map((p) => `${Number.isFinite(p.total) ? `${p.total.toFixed(0)} ms` : 'failed'} (connect ${p.connect.toFixed(1)} ms) at ${(p.at / 1000).toFixed(1)} s`).join(', ')}`);
     return { manifest, probes, connects, pushes: pushed.reduce((n, p) => n + p.pushes, 0), pushFailures: pushed.reduce((n, p) => n + p.failures, 0) };
   });
   const { manifest, probes, connects, pushes, pushFailures } = result;

@@ -18,9 +18,8 @@ import { finished } from 'node:stream/promises';
 import { freePort } from '../test/helpers/distribution.js';
 import { tmpDir } from '../test/helpers/registry.js';
 import { stopChild } from '../test/helpers/run-tool.js';
-import { nodeFlags } from './servers.js';
 import { S3_ENV, startS3, type RunningS3 } from '../test/helpers/s3.js';
-import { currentRss, withRssSampling } from './servers.js';
+import { currentRss, nodeFlags, withRssSampling } from './servers.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const BIG = Number(process.env.BENCH_BIG_MIB ?? 200) * 1024 * 1024;
