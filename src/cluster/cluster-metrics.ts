@@ -1,4 +1,5 @@
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import { PendingReplies, type PrimaryChannel } from '../coordination/primary-channel.js';
 
 /**
  * Cluster-wide /metrics (server.workers > 1). node:cluster hands each scrape to one worker, and a
@@ -92,12 +93,6 @@ export class MetricsBroker {
 }
 
 /** The channel a worker has to its primary (node:process in a cluster worker fits). */
-export interface PrimaryChannel {
-  send?(message: Message): boolean;
-  on(event: 'message', listener: (message: unknown) => void): unknown;
-  off(event: 'message', listener: (message: unknown) => void): unknown;
-}
-
 /** What observability needs in a cluster worker: the other workers' metrics, and a way to report its own. */
 export interface ClusterMetrics {
   /** Every other worker's registry as JSON (those that answered in time). */
@@ -109,15 +104,12 @@ export interface ClusterMetrics {
 
 /** Runs in each worker. */
 export class WorkerClusterMetrics implements ClusterMetrics {
-  private nextId = 1;
-  private readonly waiting = new Map<number, (metrics: MetricsJson[]) => void>();
+  private readonly replies = new PendingReplies<MetricsJson[]>();
   private report: (() => Promise<MetricsJson>) | undefined;
   private readonly onMessage = (m: unknown) => {
     if (!isMessage(m)) return;
     if (m.clusterMetrics === 'collected') {
-      const resolve = this.waiting.get(m.id);
-      this.waiting.delete(m.id);
-      resolve?.(m.metrics);
+      this.replies.settle(m.id, m.metrics);
     } else if (m.clusterMetrics === 'report') {
       const report = this.report;
       const reply = (metrics?: MetricsJson) => void this.channel.send?.({ clusterMetrics: 'reported', id: m.id, metrics });
@@ -126,26 +118,14 @@ export class WorkerClusterMetrics implements ClusterMetrics {
     }
   };
 
-  constructor(private readonly channel: PrimaryChannel) {
+  constructor(private readonly channel: PrimaryChannel<Message>) {
     if (!channel.send) throw new Error('WorkerClusterMetrics needs a cluster worker (no IPC channel to a primary)');
     channel.on('message', this.onMessage);
   }
 
   peers(): Promise<MetricsJson[]> {
-    const id = this.nextId++;
-    return new Promise((resolve) => {
-      // The primary answers even when workers do not (its own timeout); this one covers a lost primary.
-      const timer = setTimeout(() => {
-        this.waiting.delete(id);
-        resolve([]);
-      }, REPORT_TIMEOUT_MS * 2);
-      timer.unref();
-      this.waiting.set(id, (metrics) => {
-        clearTimeout(timer);
-        resolve(metrics);
-      });
-      this.channel.send!({ clusterMetrics: 'collect', id });
-    });
+    // The primary answers even when workers do not (its own timeout); this one covers a lost primary.
+    return this.replies.ask((id) => this.channel.send!({ clusterMetrics: 'collect', id }), { ms: REPORT_TIMEOUT_MS * 2, fallback: [] });
   }
 
   serve(report: () => Promise<MetricsJson>): void {
@@ -154,7 +134,6 @@ export class WorkerClusterMetrics implements ClusterMetrics {
 
   close(): void {
     this.channel.off('message', this.onMessage);
-    for (const resolve of this.waiting.values()) resolve([]);
-    this.waiting.clear();
+    this.replies.close([]);
   }
 }

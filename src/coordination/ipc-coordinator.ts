@@ -1,5 +1,6 @@
 import { renewEvery, type Coordinator, type Lease } from './coordinator.js';
 import { LockTable } from './lock-table.js';
+import { PendingReplies, type PrimaryChannel as GenericPrimaryChannel } from './primary-channel.js';
 
 /**
  * Workers of one machine without Redis: the cluster primary is the broker. It holds the lock table and
@@ -80,25 +81,18 @@ export class CoordinationBroker {
   }
 }
 
-/** The channel a worker has to its primary (node:process in a cluster worker fits). */
-export interface PrimaryChannel {
-  send?(message: Message): boolean;
-  on(event: 'message', listener: (message: unknown) => void): unknown;
-  off(event: 'message', listener: (message: unknown) => void): unknown;
-}
+/** The channel a worker has to its primary, carrying the coordinator's messages. */
+export type PrimaryChannel = GenericPrimaryChannel<Message>;
 
 /** Runs in each worker: the Coordinator whose state lives in the primary. */
 export class IpcCoordinator implements Coordinator {
   readonly shared = true;
-  private nextId = 1;
-  private readonly pending = new Map<number, (result: string | boolean | null) => void>();
+  private readonly replies = new PendingReplies<string | boolean | null>();
   private readonly listeners = new Set<(topic: string) => void>();
   private readonly onMessage = (m: unknown) => {
     if (!isMessage(m)) return;
     if (m.coord === 'reply') {
-      const resolve = this.pending.get(m.id);
-      this.pending.delete(m.id);
-      resolve?.(m.result);
+      this.replies.settle(m.id, m.result);
     } else if (m.coord === 'invalidated') {
       for (const l of this.listeners) l(m.topic);
     }
@@ -139,15 +133,10 @@ export class IpcCoordinator implements Coordinator {
 
   async close(): Promise<void> {
     this.channel.off('message', this.onMessage);
-    for (const resolve of this.pending.values()) resolve(null);
-    this.pending.clear();
+    this.replies.close(null);
   }
 
   private ask(req: Request): Promise<string | boolean | null> {
-    const id = this.nextId++;
-    return new Promise((resolve) => {
-      this.pending.set(id, resolve);
-      this.channel.send!({ coord: 'req', id, req });
-    });
+    return this.replies.ask((id) => this.channel.send!({ coord: 'req', id, req }));
   }
 }
